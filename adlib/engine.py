@@ -1,0 +1,459 @@
+"""The engine: traced values ("boxes"), primitives and the two passes.
+
+How it works, in one screen:
+
+* Each call of a transformation (``jvp``, ``vjp``) opens a new *trace level*,
+  a number larger than every level opened before.  Its inputs are wrapped in
+  boxes that carry that level: a :class:`JVPBox` holds a tangent next to the
+  value (forward mode), a :class:`VJPBox` holds the :class:`Node` that made
+  the value (reverse mode).
+* A :class:`Primitive` is a NumPy function plus its derivative rules.  When
+  called, it looks for the box with the highest level among its arguments,
+  unwraps that level only, calls itself again on the unwrapped values (lower
+  levels are handled by the recursion), and wraps the answer at that level:
+  with a tangent computed by the JVP rules, or with a node that remembers the
+  arguments for the VJP rules.  Because levels are compared, the same function
+  can be differentiated at two levels without mixing up perturbations.
+* Rules are written with ``adlib.numpy`` functions, which are primitives too,
+  so a rule can be differentiated again (higher order).
+* :func:`backward` walks the nodes of a reverse trace in reverse topological
+  order and accumulates cotangents (a value used twice receives the sum).
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["Primitive", "primitive", "defjvp", "defvjp", "nondifferentiable",
+           "JVPBox", "VJPBox", "Box", "Node", "new_level", "backward",
+           "AdlibError", "RuleError", "TracingError", "shape_of"]
+
+
+# ---------------------------------------------------------------- errors ----
+class AdlibError(Exception):
+    """Base class of adlib's own errors."""
+
+
+class RuleError(AdlibError, ValueError):
+    """A derivative rule returned something of the wrong number, shape or kind."""
+
+
+class TracingError(AdlibError, TypeError):
+    """A value being differentiated went where adlib cannot follow it."""
+
+
+# ---------------------------------------------------------------- levels ----
+_levels = itertools.count(1)
+
+
+def new_level() -> int:
+    """Open a new trace level, higher than every level opened before."""
+    return next(_levels)
+
+
+# ----------------------------------------------------------------- boxes ----
+class Box:
+    """A value being differentiated at one trace level.
+
+    Boxes behave like arrays: arithmetic operators, ``@``, indexing, ``.T``,
+    ``.shape`` and a few methods dispatch to :mod:`adlib.numpy`.
+    """
+
+    __slots__ = ("value", "level")
+    __array_priority__ = 1000.0
+
+    # -- array-like attributes -------------------------------------------
+    shape = property(lambda self: shape_of(self.value))
+    ndim = property(lambda self: len(shape_of(self.value)))
+    size = property(lambda self: int(np.prod(shape_of(self.value))))
+    dtype = property(lambda self: _dtype(self.value))
+    T = property(lambda self: _anp().transpose(self))
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(_primal(self.value), spec)
+
+    def __float__(self):
+        raise TracingError(
+            "float() of a value being differentiated would drop its derivative. "
+            "Keep it as an array (use adlib.numpy operations), or take the value "
+            "outside the function you differentiate.")
+
+    __int__ = __complex__ = __float__
+
+    def __array__(self, *args, **kwargs):
+        raise TracingError(
+            f"NumPy tried to convert a value being differentiated ({_describe(self)}) "
+            "into a plain array, which would silently drop its derivative. Use the "
+            "functions of adlib.numpy (import adlib.numpy as anp) inside functions you "
+            "differentiate, e.g. anp.sin(x) instead of np.sin(x).")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        fn = _UFUNC_OPERATORS.get(ufunc.__name__)
+        if method == "__call__" and fn is not None and not kwargs:
+            return getattr(_anp(), fn)(*inputs)
+        raise TracingError(
+            f"np.{ufunc.__name__} was applied to a value being differentiated "
+            f"({_describe(self)}); plain NumPy cannot carry derivatives. Use "
+            f"adlib.numpy.{ufunc.__name__} instead (import adlib.numpy as anp).")
+
+    def __array_function__(self, func, types, args, kwargs):
+        name = getattr(func, "__name__", str(func))
+        if name in ("shape", "ndim", "size"):   # metadata only: harmless
+            return getattr(self, name)
+        mod = getattr(func, "__module__", "numpy") or "numpy"
+        sub = ".linalg" if "linalg" in mod else ""
+        raise TracingError(
+            f"np{sub}.{name} was applied to a value being differentiated "
+            f"({_describe(self)}); plain NumPy cannot carry derivatives. Use "
+            f"adlib.numpy{sub}.{name} instead (import adlib.numpy as anp), or wrap "
+            f"your NumPy code in ad.custom_jvp / ad.custom_vjp with a rule you derive.")
+
+    def __setitem__(self, key, val):
+        raise TracingError(
+            "in-place assignment x[...] = v is not differentiable in adlib. Build the "
+            "array functionally instead: anp.where, anp.concatenate or anp.stack.")
+
+    # -- operators --------------------------------------------------------
+    def __neg__(self): return _anp().negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return _anp().abs(self)
+    def __add__(self, o): return _anp().add(self, o)
+    def __radd__(self, o): return _anp().add(o, self)
+    def __sub__(self, o): return _anp().subtract(self, o)
+    def __rsub__(self, o): return _anp().subtract(o, self)
+    def __mul__(self, o): return _anp().multiply(self, o)
+    def __rmul__(self, o): return _anp().multiply(o, self)
+    def __truediv__(self, o): return _anp().divide(self, o)
+    def __rtruediv__(self, o): return _anp().divide(o, self)
+    def __pow__(self, o): return _anp().power(self, o)
+    def __rpow__(self, o): return _anp().power(o, self)
+    def __matmul__(self, o): return _anp().matmul(self, o)
+    def __rmatmul__(self, o): return _anp().matmul(o, self)
+    def __getitem__(self, idx): return _anp()._getitem(self, idx)
+
+    # comparisons are not differentiable: they return plain boolean arrays
+    def __lt__(self, o): return _primal(self) < _primal(o)
+    def __le__(self, o): return _primal(self) <= _primal(o)
+    def __gt__(self, o): return _primal(self) > _primal(o)
+    def __ge__(self, o): return _primal(self) >= _primal(o)
+    def __eq__(self, o): return _primal(self) == _primal(o)
+    def __ne__(self, o): return _primal(self) != _primal(o)
+    __hash__ = object.__hash__
+
+    # -- methods ----------------------------------------------------------
+    def sum(self, axis=None, keepdims=False): return _anp().sum(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return _anp().mean(self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return _anp().max(self, axis=axis, keepdims=keepdims)
+    def min(self, axis=None, keepdims=False): return _anp().min(self, axis=axis, keepdims=keepdims)
+    def prod(self, axis=None, keepdims=False): return _anp().prod(self, axis=axis, keepdims=keepdims)
+    def dot(self, o): return _anp().dot(self, o)
+    def reshape(self, *shape): return _anp().reshape(self, shape[0] if len(shape) == 1 else shape)
+    def ravel(self): return _anp().ravel(self)
+    def flatten(self): return _anp().ravel(self)
+    def transpose(self, *axes): return _anp().transpose(self, axes or None)
+    def squeeze(self, axis=None): return _anp().squeeze(self, axis)
+    def trace(self): return _anp().trace(self)
+    def copy(self): return self
+    def astype(self, dtype):
+        if np.issubdtype(np.dtype(dtype), np.floating):
+            return self
+        raise TracingError(f"astype({np.dtype(dtype)}) of a value being differentiated "
+                           "would drop its derivative; adlib differentiates floats only.")
+
+
+class JVPBox(Box):
+    """A value and its tangent, at one forward-mode trace level."""
+
+    __slots__ = ("tangent",)
+
+    def __init__(self, value, level, tangent):
+        self.value, self.level, self.tangent = value, level, tangent
+
+    def __repr__(self) -> str:
+        return f"JVPBox({_primal(self.value)!r}, tangent={_primal(self.tangent)!r})"
+
+
+class VJPBox(Box):
+    """A value and the node that produced it, at one reverse-mode trace level."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, value, level, node):
+        self.value, self.level, self.node = value, level, node
+
+    def __repr__(self) -> str:
+        return f"VJPBox({_primal(self.value)!r}, from={self.node.name})"
+
+
+_BOX_TYPES = (JVPBox, VJPBox)
+
+_UFUNC_OPERATORS = {
+    "add": "add", "subtract": "subtract", "multiply": "multiply",
+    "divide": "divide", "true_divide": "divide", "power": "power",
+    "matmul": "matmul", "negative": "negative", "absolute": "abs",
+    "less": "_less", "less_equal": "_less_equal", "greater": "_greater",
+    "greater_equal": "_greater_equal", "equal": "_equal", "not_equal": "_not_equal",
+}
+
+
+def _anp():
+    from adlib import numpy as anp  # late import: adlib.numpy builds on this module
+    return anp
+
+
+def shape_of(x) -> tuple:
+    """``np.shape`` that also accepts boxes (NumPy's own would refuse them)."""
+    while type(x) in _BOX_TYPES:
+        x = x.value
+    return x.shape if type(x) is np.ndarray else np.shape(x)
+
+
+def _primal(x):
+    """Strip every level of boxing."""
+    while type(x) in _BOX_TYPES:
+        x = x.value
+    return x
+
+
+def _dtype(x):
+    x = _primal(x)
+    return x.dtype if hasattr(x, "dtype") else np.result_type(x)
+
+
+def _describe(x) -> str:
+    x = _primal(x)
+    shape = np.shape(x)
+    dt = _dtype(x)
+    return f"{dt}[{', '.join(map(str, shape))}]" if shape else f"{dt} scalar"
+
+
+# ----------------------------------------------------------------- nodes ----
+class Node:
+    """One recorded operation of a reverse-mode trace.
+
+    ``parents`` are the nodes of the boxed arguments (``argnums`` says which
+    argument each one is); ``args``/``kwargs``/``ans`` are what the forward
+    pass stored for the VJP rules -- the *residuals* of reverse mode.  Custom
+    rules set ``pullback`` instead of ``prim``.
+    """
+
+    __slots__ = ("name", "prim", "args", "kwargs", "ans", "argnums", "parents",
+                 "pullback", "n_out", "__weakref__")
+
+    def __init__(self, name, prim, args, kwargs, ans, argnums, parents,
+                 pullback=None, n_out=1):
+        self.name, self.prim, self.args, self.kwargs = name, prim, args, kwargs
+        self.ans, self.argnums, self.parents = ans, argnums, parents
+        self.pullback, self.n_out = pullback, n_out
+
+    def cotangents(self, g) -> list:
+        """The cotangents of this node's parents, given its own cotangent."""
+        if self.pullback is not None:
+            return self.pullback(g)
+        prim, args, kwargs, ans = self.prim, self.args, self.kwargs, self.ans
+        vjps = prim.vjps
+        out = []
+        if prim.varargs:   # one rule for all arguments, told which one it serves
+            return [vjps[0](i, g, ans, *args, **kwargs) for i in self.argnums]
+        for i in self.argnums:
+            rule = vjps[i] if i < len(vjps) else None
+            if rule is None:
+                raise NotImplementedError(
+                    f"adlib has no VJP rule for argument {i} of '{prim.name}'. "
+                    f"Register one with adlib.defvjp, or differentiate in forward mode.")
+            out.append(rule(g, ans, *args, **kwargs))
+        return out
+
+    def __repr__(self) -> str:
+        return f"Node({self.name})"
+
+
+def leaf_node(name: str = "input") -> Node:
+    """A node with no parents: an input of a reverse trace."""
+    return Node(name, None, (), {}, None, (), ())
+
+
+# ------------------------------------------------------------ primitives ----
+class Primitive:
+    """A NumPy-level function with registered derivative rules.
+
+    Parameters
+    ----------
+    fun
+        The function on plain NumPy values.
+    name
+        Name used in errors and in drawn graphs.
+    varargs
+        Whether the function takes any number of array arguments (``stack``,
+        ``einsum``); then a single rule serves them all and receives the
+        argument's index first: ``rule(i, g, ans, *args, **kw)``.
+
+    Notes
+    -----
+    ``jvp : (T a, b, *a) -> T b`` per argument: a JVP rule receives the
+    argument's tangent, the answer and the arguments.
+    ``vjp : (T* b, b, *a) -> T* a`` per argument: a VJP rule receives the
+    cotangent of the answer, the answer and the arguments.
+    """
+
+
+    def __init__(self, fun: Callable, name: str | None = None, varargs: bool = False,
+                 differentiable: bool = True):
+        self.fun = fun
+        self.name = name or fun.__name__
+        self.jvps: list = []
+        self.vjps: list = []
+        self.varargs = varargs
+        self.differentiable = differentiable
+        self.__doc__ = fun.__doc__
+        self.__wrapped__ = fun
+
+    def __repr__(self) -> str:
+        return f"<adlib primitive {self.name}>"
+
+    @property
+    def __name__(self) -> str:
+        return self.name
+
+    def __call__(self, *args, **kwargs):
+        top = 0
+        for a in args:
+            if type(a) in _BOX_TYPES and a.level > top:
+                top = a.level
+        if not top:
+            return self.fun(*args, **kwargs)
+        if not self.differentiable:
+            return self.fun(*[_primal(a) for a in args], **kwargs)
+        argnums = []
+        unboxed = list(args)
+        kind = None
+        for i, a in enumerate(args):
+            if type(a) in _BOX_TYPES and a.level == top:
+                argnums.append(i)
+                unboxed[i] = a.value
+                kind = type(a)
+        ans = self(*unboxed, **kwargs)
+        if kind is VJPBox:
+            node = Node(self.name, self, unboxed, kwargs, ans, argnums,
+                        [args[i].node for i in argnums])
+            return VJPBox(ans, top, node)
+        return JVPBox(ans, top, self._tangent(args, unboxed, kwargs, ans, argnums))
+
+    def _tangent(self, args, unboxed, kwargs, ans, argnums):
+        jvps = self.jvps
+        t = None
+        for i in argnums:
+            if self.varargs:   # one rule for all arguments, told which one it serves
+                ti = jvps[0](i, args[i].tangent, ans, *unboxed, **kwargs)
+            else:
+                rule = jvps[i] if i < len(jvps) else None
+                if rule is None:
+                    raise NotImplementedError(
+                        f"adlib has no JVP rule for argument {i} of '{self.name}'. "
+                        f"Register one with adlib.defjvp, or differentiate in reverse mode.")
+                ti = rule(args[i].tangent, ans, *unboxed, **kwargs)
+            t = ti if t is None else t + ti
+        if shape_of(t) != shape_of(ans):
+            t = _anp().broadcast_to(t, shape_of(ans))
+        return t
+
+
+def primitive(fun: Callable | None = None, *, name: str | None = None,
+              varargs: bool = False) -> Primitive:
+    """Turn a NumPy function into an adlib primitive (usable as a decorator).
+
+    Register its rules with :func:`defjvp` and :func:`defvjp`.
+    """
+    if fun is None:
+        return lambda f: Primitive(f, name, varargs)
+    return Primitive(fun, name, varargs)
+
+
+def defjvp(prim: Primitive, *rules: Callable | None) -> None:
+    """Register JVP rules, one per argument: ``rule(tangent, ans, *args, **kw)``."""
+    prim.jvps = list(rules)
+
+
+def defvjp(prim: Primitive, *rules: Callable | None) -> None:
+    """Register VJP rules, one per argument: ``rule(g, ans, *args, **kw)``."""
+    prim.vjps = list(rules)
+
+
+def nondifferentiable(fun: Callable, name: str | None = None) -> Primitive:
+    """A primitive whose output carries no derivative (floor, sign, argmax, ...)."""
+    return Primitive(fun, name, differentiable=False)
+
+
+# -------------------------------------------------------- reverse pass ----
+def toposort(end: Node) -> list[Node]:
+    """Nodes reachable from ``end``, each before all of its parents."""
+    child_count: dict = {}
+    stack = [end]
+    seen = {id(end)}
+    while stack:
+        node = stack.pop()
+        for p in node.parents:
+            k = id(p)
+            child_count[k] = child_count.get(k, 0) + 1
+            if k not in seen:
+                seen.add(k)
+                stack.append(p)
+    order = []
+    ready = [end]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for p in node.parents:
+            k = id(p)
+            child_count[k] -= 1
+            if child_count[k] == 0:
+                ready.append(p)
+    return order
+
+
+def backward(end: Node, g: Any, leaves: list[Node]) -> list:
+    """Propagate cotangent ``g`` of ``end`` back to ``leaves``.
+
+    Returns one cotangent per leaf (``None`` where nothing flowed back).
+    """
+    cts: dict = {id(end): g}
+    owned: set = set()   # ids of nodes whose cotangent buffer we allocated
+    for node in toposort(end):
+        k = id(node)
+        g = cts.get(k)
+        if g is None or not node.parents:
+            continue
+        del cts[k]
+        for p, ct in zip(node.parents, node.cotangents(g)):
+            if ct is None:
+                continue
+            pk = id(p)
+            prev = cts.get(pk)
+            if prev is None:
+                cts[pk] = ct
+            else:
+                cts[pk] = _accumulate(prev, ct, pk in owned)
+                owned.add(pk)
+    return [cts.get(id(leaf)) for leaf in leaves]
+
+
+def _accumulate(a, b, a_owned: bool):
+    """a + b, in place into ``a`` when we allocated it and it is a plain array."""
+    if type(a) is list:   # multi-output nodes carry a list of cotangents
+        return [y if x is None else x if y is None else _accumulate(x, y, False)
+                for x, y in zip(a, b)]
+    if a_owned and type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape:
+        a += b
+        return a
+    return a + b

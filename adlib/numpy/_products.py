@@ -1,0 +1,184 @@
+"""Products: matmul/dot, outer, inner, einsum, and their rules."""
+from __future__ import annotations
+
+import numpy as np
+
+from adlib.engine import Primitive, defjvp, defvjp, shape_of
+from adlib.numpy._util import unbroadcast
+
+_matmul = Primitive(np.matmul, "matmul")
+
+
+def _mT(x):
+    from adlib import numpy as anp
+    return anp.swapaxes(x, -1, -2)
+
+
+def matmul_jvp_a(t, ans, a, b): return _matmul(t, b)
+def matmul_jvp_b(t, ans, a, b): return _matmul(a, t)
+
+
+def matmul_vjp_a(g, ans, a, b):
+    from adlib import numpy as anp
+    sa, sb = shape_of(a), shape_of(b)
+    if len(sa) == 2 and len(sb) == 2:          # the common case, no reshaping
+        return _matmul(g, _mT(b))
+    if len(sb) == 1:                            # (..., m, n) @ (n,) -> (..., m)
+        if len(sa) == 1:
+            return g * b
+        return unbroadcast(anp.expand_dims(g, -1) * b, sa)
+    if len(sa) == 1:                            # (n,) @ (..., n, k) -> (..., k)
+        return unbroadcast(_matmul(anp.expand_dims(g, -2), _mT(b)), (1,) + sa).reshape(sa)
+    return unbroadcast(_matmul(g, _mT(b)), sa)
+
+
+def matmul_vjp_b(g, ans, a, b):
+    from adlib import numpy as anp
+    sa, sb = shape_of(a), shape_of(b)
+    if len(sa) == 2 and len(sb) == 2:
+        return _matmul(_mT(a), g)
+    if len(sa) == 1:                            # (n,) @ (..., n, k)
+        if len(sb) == 1:
+            return g * a
+        return unbroadcast(anp.expand_dims(a, -1) * anp.expand_dims(g, -2), sb)
+    if len(sb) == 1:                            # (..., m, n) @ (n,)
+        return unbroadcast(_matmul(_mT(a), anp.expand_dims(g, -1)), sb + (1,)).reshape(sb)
+    return unbroadcast(_matmul(_mT(a), g), sb)
+
+
+defjvp(_matmul, matmul_jvp_a, matmul_jvp_b); defvjp(_matmul, matmul_vjp_a, matmul_vjp_b)
+
+
+def matmul(a, b):
+    """Matrix product with NumPy's ``@`` semantics (1-D and batched operands)."""
+    sa, sb = shape_of(a), shape_of(b)
+    if not sa or not sb:
+        raise ValueError(f"anp.matmul: scalar operands are not allowed (shapes {sa} and {sb}); "
+                         "use * for scaling")
+    if sa[-1] != (sb[0] if len(sb) == 1 else sb[-2]):
+        raise ValueError(f"anp.matmul: shapes {sa} and {sb} do not align: "
+                         f"{sa[-1]} (last axis of the first) != "
+                         f"{sb[0] if len(sb) == 1 else sb[-2]} (contracted axis of the second)")
+    return _matmul(a, b)
+
+
+def dot(a, b):
+    """``np.dot`` for scalars, vectors and matrices."""
+    sa, sb = shape_of(a), shape_of(b)
+    if not sa or not sb:
+        return a * b
+    if len(sa) > 2 or len(sb) > 2:
+        raise NotImplementedError("anp.dot supports up to 2-D operands; use anp.matmul or "
+                                  "anp.einsum for stacked arrays")
+    return matmul(a, b)
+
+
+def outer(a, b):
+    """Outer product of two vectors (inputs are flattened, as in NumPy)."""
+    from adlib import numpy as anp
+    return anp.reshape(a, (-1, 1)) * anp.reshape(b, (1, -1))
+
+
+def inner(a, b):
+    """Inner product over the last axes."""
+    sa, sb = shape_of(a), shape_of(b)
+    if not sa or not sb:
+        return a * b
+    letters = "abcdefghijklmnopqrstuvwxy"
+    la = letters[:len(sa) - 1]
+    lb = letters[len(sa) - 1:len(sa) + len(sb) - 2]
+    return einsum(f"{la}z,{lb}z->{la}{lb}", a, b)
+
+
+def vdot(a, b):
+    """Sum of elementwise products of two arrays of the same size (flattened)."""
+    from adlib import numpy as anp
+    return anp.sum(anp.ravel(a) * anp.ravel(b))
+
+
+# ---- einsum ---------------------------------------------------------------------
+def _parse(subscripts: str, shapes: list) -> tuple[list, str]:
+    """Explicit form of an einsum signature, with '...' spelled out."""
+    subscripts = subscripts.replace(" ", "")
+    if "->" in subscripts:
+        lhs, out = subscripts.split("->")
+    else:
+        lhs, out = subscripts, None
+    ins = lhs.split(",")
+    if len(ins) != len(shapes):
+        raise ValueError(f"anp.einsum: '{subscripts}' names {len(ins)} operands but "
+                         f"{len(shapes)} were given")
+    used = set(lhs.replace(".", ""))
+    spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]
+    n_ell = max((len(s) - len(t.replace("...", "")) for t, s in zip(ins, shapes) if "..." in t),
+                default=0)
+    ell = "".join(spare[:n_ell])
+    ins = [t.replace("...", ell[n_ell - (len(s) - len(t.replace('...', ''))):]) if "..." in t
+           else t for t, s in zip(ins, shapes)]
+    if out is None:
+        letters = "".join(ins)
+        out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell))
+    else:
+        out = out.replace("...", ell)
+    for t in ins:
+        if len(set(t)) != len(t):
+            raise NotImplementedError(
+                f"anp.einsum: the signature '{subscripts}' repeats an index inside one operand "
+                f"('{t}'); adlib has no rule for that. Use anp.trace or anp.diag instead.")
+    return ins, out
+
+
+def _einsum_fun(subscripts, *operands):
+    return np.einsum(subscripts, *operands, optimize=len(operands) > 2)
+
+
+_einsum = Primitive(_einsum_fun, "einsum", varargs=True)
+
+
+def einsum_jvp(i, t, ans, subscripts, *operands):
+    ops = list(operands)
+    ops[i - 1] = t
+    return _einsum(subscripts, *ops)
+
+
+def einsum_vjp(i, g, ans, subscripts, *operands):
+    from adlib import numpy as anp
+    ins, out = _parse(subscripts, [shape_of(o) for o in operands])
+    k = i - 1
+    target = ins[k]
+    others = [t for j, t in enumerate(ins) if j != k]
+    available = set(out).union(*others) if others else set(out)
+    reach = "".join(c for c in target if c in available)
+    sig = ",".join([out] + others) + "->" + reach
+    ct = _einsum(sig, g, *[o for j, o in enumerate(operands) if j != k])
+    if reach != target:   # indices summed inside this operand only: broadcast back
+        shape = shape_of(operands[k])
+        kept = tuple(shape[target.index(c)] if c in reach else 1 for c in target)
+        ct = anp.broadcast_to(anp.reshape(ct, kept), shape)
+    return ct
+
+
+defjvp(_einsum, einsum_jvp); defvjp(_einsum, einsum_vjp)
+
+
+def einsum(subscripts: str, *operands):
+    """Einstein summation (no index may repeat inside a single operand)."""
+    ins, out = _parse(subscripts, [shape_of(o) for o in operands])
+    return _einsum(",".join(ins) + "->" + out, *operands)
+
+
+def tensordot(a, b, axes=2):
+    """Tensor contraction over ``axes`` (an int or a pair of axis lists)."""
+    sa, sb = shape_of(a), shape_of(b)
+    if isinstance(axes, int):
+        ax_a, ax_b = list(range(len(sa) - axes, len(sa))), list(range(axes))
+    else:
+        ax_a, ax_b = [list(np.atleast_1d(x)) for x in axes]
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    la = [next(letters) for _ in sa]
+    lb = [next(letters) for _ in sb]
+    for x, y in zip(ax_a, ax_b):
+        lb[y] = la[x]
+    out = [c for i, c in enumerate(la) if i not in ax_a] + \
+          [c for i, c in enumerate(lb) if i not in ax_b]
+    return _einsum(f"{''.join(la)},{''.join(lb)}->{''.join(out)}", a, b)

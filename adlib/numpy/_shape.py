@@ -1,0 +1,232 @@
+"""Shape manipulation, indexing and joining, and their rules.
+
+All of these are linear, so each JVP rule is the function itself applied to
+the tangent, and each VJP rule is the adjoint (transpose) of that map.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from adlib.engine import Primitive, _primal, defjvp, defvjp, shape_of
+from adlib.numpy._util import unbroadcast
+
+P = Primitive
+
+reshape = P(lambda x, shape: np.reshape(x, shape), "reshape")
+_transpose = P(lambda x, axes=None: np.transpose(x, axes), "transpose")
+swapaxes = P(lambda x, a, b: np.swapaxes(x, a, b), "swapaxes")
+expand_dims = P(lambda x, axis: np.expand_dims(x, axis), "expand_dims")
+_squeeze = P(lambda x, axis=None: np.squeeze(x, axis), "squeeze")
+broadcast_to = P(lambda x, shape: np.broadcast_to(x, shape), "broadcast_to")
+_getitem = P(lambda x, idx: x[idx], "getitem")
+triu = P(lambda x, k=0: np.triu(x, k), "triu")
+tril = P(lambda x, k=0: np.tril(x, k), "tril")
+flip = P(lambda x, axis=None: np.flip(x, axis), "flip")
+_diag = P(lambda x, k=0: np.diag(x, k), "diag")
+_trace = P(lambda x: np.trace(x), "trace")
+
+
+def _is_basic(idx) -> bool:
+    """Basic indexing (ints, slices, None, ...) never repeats an element."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    return all(isinstance(i, (int, np.integer, slice, type(None), type(Ellipsis)))
+               for i in items)
+
+
+def _untake_fun(g, idx, shape):
+    out = np.zeros(shape, dtype=np.result_type(g, np.float64))
+    if _is_basic(idx):
+        out[idx] = g
+    else:
+        np.add.at(out, idx, g)   # repeated fancy indices accumulate
+    return out
+
+
+_untake = P(_untake_fun, "untake")   # adjoint of indexing: scatter-add into zeros
+
+
+def _inverse_axes(axes, ndim):
+    if axes is None:
+        return None
+    return tuple(np.argsort([a % ndim for a in axes]))
+
+
+def reshape_jvp(t, ans, x, shape): return reshape(t, shape)
+def reshape_vjp(g, ans, x, shape): return reshape(g, shape_of(x))
+def transpose_jvp(t, ans, x, axes=None): return _transpose(t, axes)
+def transpose_vjp(g, ans, x, axes=None): return _transpose(g, _inverse_axes(axes, len(shape_of(x))))
+def swapaxes_jvp(t, ans, x, a, b): return swapaxes(t, a, b)
+def swapaxes_vjp(g, ans, x, a, b): return swapaxes(g, a, b)
+def expand_dims_jvp(t, ans, x, axis): return expand_dims(t, axis)
+def squeeze_jvp(t, ans, x, axis=None): return _squeeze(t, axis)
+def broadcast_to_jvp(t, ans, x, shape): return broadcast_to(t, shape)
+def broadcast_to_vjp(g, ans, x, shape): return unbroadcast(g, shape_of(x))
+def getitem_jvp(t, ans, x, idx): return _getitem(t, idx)
+def getitem_vjp(g, ans, x, idx): return _untake(g, idx, shape_of(x))
+def untake_jvp(t, ans, g, idx, shape): return _untake(t, idx, shape)
+def untake_vjp(h, ans, g, idx, shape): return _getitem(h, idx)
+def triu_jvp(t, ans, x, k=0): return triu(t, k)
+def tril_jvp(t, ans, x, k=0): return tril(t, k)
+def flip_jvp(t, ans, x, axis=None): return flip(t, axis)
+def diag_jvp(t, ans, x, k=0): return _diag(t, k)
+def trace_jvp(t, ans, x): return _trace(t)
+def trace_vjp(g, ans, x): return g * np.eye(*shape_of(x))
+
+
+def _reshape_back(g, ans, x, *args, **kwargs):
+    return reshape(g, shape_of(x))
+
+
+def diag_vjp(g, ans, x, k=0):
+    shape = shape_of(x)
+    if len(shape) == 1:           # vector -> matrix: read the diagonal back
+        return _diag(g, k)
+    n = shape_of(ans)[0]          # matrix -> vector: scatter onto the diagonal
+    rows = np.arange(n) + builtins_max(-k, 0)
+    cols = np.arange(n) + builtins_max(k, 0)
+    return _untake(g, (rows, cols), shape)
+
+
+def builtins_max(a, b):
+    return a if a > b else b
+
+
+defjvp(reshape, reshape_jvp);           defvjp(reshape, reshape_vjp)
+defjvp(_transpose, transpose_jvp);      defvjp(_transpose, transpose_vjp)
+defjvp(swapaxes, swapaxes_jvp);         defvjp(swapaxes, swapaxes_vjp)
+defjvp(expand_dims, expand_dims_jvp);   defvjp(expand_dims, _reshape_back)
+defjvp(_squeeze, squeeze_jvp);          defvjp(_squeeze, _reshape_back)
+defjvp(broadcast_to, broadcast_to_jvp); defvjp(broadcast_to, broadcast_to_vjp)
+defjvp(_getitem, getitem_jvp);          defvjp(_getitem, getitem_vjp)
+defjvp(_untake, untake_jvp);            defvjp(_untake, untake_vjp)
+defjvp(triu, triu_jvp);                 defvjp(triu, triu_jvp)   # masks are self-adjoint
+defjvp(tril, tril_jvp);                 defvjp(tril, tril_jvp)
+defjvp(flip, flip_jvp);                 defvjp(flip, flip_jvp)
+defjvp(_diag, diag_jvp);                defvjp(_diag, diag_vjp)
+defjvp(_trace, trace_jvp);              defvjp(_trace, trace_vjp)
+
+
+# ---- joining: any number of array arguments, one rule told its index ----------
+def _concat_fun(*arrays, axis=0):
+    return np.concatenate(arrays, axis=axis)
+
+
+def _stack_fun(*arrays, axis=0):
+    return np.stack(arrays, axis=axis)
+
+
+_concatenate = P(_concat_fun, "concatenate", varargs=True)
+_stack = P(_stack_fun, "stack", varargs=True)
+
+
+def _slot(i, arrays, axis, sizes):
+    """Index selecting argument ``i``'s block of a concatenation."""
+    start = int(np.sum(sizes[:i]))
+    ndim = len(shape_of(arrays[0]))
+    ax = axis % ndim
+    return (slice(None),) * ax + (slice(start, start + sizes[i]),)
+
+
+def concatenate_jvp(i, t, ans, *arrays, axis=0):
+    zeros = [np.zeros(shape_of(a)) for a in arrays]
+    zeros[i] = t
+    return _concatenate(*zeros, axis=axis)
+
+
+def concatenate_vjp(i, g, ans, *arrays, axis=0):
+    sizes = [shape_of(a)[axis] for a in arrays]
+    return _getitem(g, _slot(i, arrays, axis, sizes))
+
+
+def stack_jvp(i, t, ans, *arrays, axis=0):
+    zeros = [np.zeros(shape_of(a)) for a in arrays]
+    zeros[i] = t
+    return _stack(*zeros, axis=axis)
+
+
+def stack_vjp(i, g, ans, *arrays, axis=0):
+    ax = axis % len(shape_of(ans))
+    return _getitem(g, (slice(None),) * ax + (i,))
+
+
+defjvp(_concatenate, concatenate_jvp); defvjp(_concatenate, concatenate_vjp)
+defjvp(_stack, stack_jvp);             defvjp(_stack, stack_vjp)
+
+
+# ---- public wrappers with NumPy's signatures ------------------------------------
+def concatenate(arrays, axis=0):
+    """Join a sequence of arrays along an existing axis."""
+    return _concatenate(*arrays, axis=axis)
+
+
+def stack(arrays, axis=0):
+    """Join a sequence of arrays along a new axis."""
+    return _stack(*arrays, axis=axis)
+
+
+def hstack(arrays):
+    """Stack arrays column-wise (along axis 1, or 0 for 1-D arrays)."""
+    return concatenate(arrays, axis=0 if len(shape_of(arrays[0])) == 1 else 1)
+
+
+def vstack(arrays):
+    """Stack arrays row-wise."""
+    return concatenate([atleast_2d(a) for a in arrays], axis=0)
+
+
+def atleast_2d(x):
+    """View ``x`` with at least two dimensions."""
+    shape = shape_of(x)
+    return reshape(x, (1,) * (2 - len(shape)) + shape) if len(shape) < 2 else x
+
+
+def transpose(x, axes=None):
+    """Permute the axes (reverse them by default)."""
+    return _transpose(x, None if axes is None else tuple(axes))
+
+
+def squeeze(x, axis=None):
+    """Remove axes of length one."""
+    return _squeeze(x, axis)
+
+
+def ravel(x):
+    """Flatten to one dimension."""
+    return reshape(x, (-1,))
+
+
+def diag(x, k=0):
+    """Extract a diagonal, or build a diagonal matrix from a vector."""
+    return _diag(x, k)
+
+
+def diagonal(x):
+    """The main diagonal of a matrix."""
+    return _diag(x, 0)
+
+
+def trace(x):
+    """Sum of the main diagonal of a matrix."""
+    if len(shape_of(x)) != 2:
+        raise ValueError(f"anp.trace expects a matrix, got shape {shape_of(x)}")
+    return _trace(x)
+
+
+def moveaxis(x, source, destination):
+    """Move one axis to a new position."""
+    ndim = len(shape_of(x))
+    order = [a for a in range(ndim) if a != source % ndim]
+    order.insert(destination % ndim, source % ndim)
+    return _transpose(x, tuple(order))
+
+
+def _getitem_public(x, idx):
+    if type(idx) is list:
+        idx = np.asarray(idx)
+    return _getitem(x, _strip_idx(idx))
+
+
+def _strip_idx(idx):
+    if isinstance(idx, tuple):
+        return tuple(_primal(i) for i in idx)
+    return _primal(idx)
