@@ -12,6 +12,7 @@ derivatives of any order, custom rules with JAX's conventions
     y, ydot = ad.jvp(anp.sin, (0.5,), (1.0,))
     g = ad.grad(lambda x: anp.sum(x ** 2))(np.ones(3))
 """
+from adlib._alloc import tune_malloc as _tune_malloc
 from adlib.engine import (AdlibError, Primitive, RuleError, TracingError, defjvp,
                           defvjp, nondifferentiable, primitive)
 from adlib.api import grad, hessian, jacfwd, jacrev, jvp, value_and_grad, vjp
@@ -23,3 +24,5 @@ __all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian"
            "custom_jvp", "custom_vjp", "primitive", "defjvp", "defvjp",
            "nondifferentiable", "Primitive", "AdlibError", "RuleError", "TracingError"]
 __version__ = "0.1.0"
+
+_tune_malloc()

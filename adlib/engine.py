@@ -207,9 +207,16 @@ _UFUNC_OPERATORS = {
 }
 
 
+_anp_module = None
+
+
 def _anp():
-    from adlib import numpy as anp  # late import: adlib.numpy builds on this module
-    return anp
+    """adlib.numpy, imported late: it builds on this module."""
+    global _anp_module
+    if _anp_module is None:
+        from adlib import numpy as anp
+        _anp_module = anp
+    return _anp_module
 
 
 def shape_of(x) -> tuple:
@@ -239,6 +246,9 @@ def _describe(x) -> str:
 
 
 # ----------------------------------------------------------------- nodes ----
+_node_seq = itertools.count()
+
+
 class Node:
     """One recorded operation of a reverse-mode trace.
 
@@ -249,10 +259,11 @@ class Node:
     """
 
     __slots__ = ("name", "prim", "args", "kwargs", "ans", "argnums", "parents",
-                 "pullback", "n_out", "__weakref__")
+                 "pullback", "n_out", "seq", "__weakref__")
 
     def __init__(self, name, prim, args, kwargs, ans, argnums, parents,
                  pullback=None, n_out=1):
+        self.seq = next(_node_seq)   # creation order: a topological order
         self.name, self.prim, self.args, self.kwargs = name, prim, args, kwargs
         self.ans, self.argnums, self.parents = ans, argnums, parents
         self.pullback, self.n_out = pullback, n_out
@@ -338,12 +349,17 @@ class Primitive:
         argnums = []
         unboxed = list(args)
         kind = None
+        nested = False    # any boxes of lower levels left after unwrapping `top`?
         for i, a in enumerate(args):
-            if type(a) in _BOX_TYPES and a.level == top:
-                argnums.append(i)
-                unboxed[i] = a.value
-                kind = type(a)
-        ans = self(*unboxed, **kwargs)
+            if type(a) in _BOX_TYPES:
+                if a.level == top:
+                    argnums.append(i)
+                    unboxed[i] = v = a.value
+                    kind = type(a)
+                    nested = nested or type(v) in _BOX_TYPES
+                else:
+                    nested = True
+        ans = self(*unboxed, **kwargs) if nested else self.fun(*unboxed, **kwargs)
         if kind is VJPBox:
             node = Node(self.name, self, unboxed, kwargs, ans, argnums,
                         [args[i].node for i in argnums])
@@ -397,29 +413,47 @@ def nondifferentiable(fun: Callable, name: str | None = None) -> Primitive:
 
 # -------------------------------------------------------- reverse pass ----
 def toposort(end: Node) -> list[Node]:
-    """Nodes reachable from ``end``, each before all of its parents."""
-    child_count: dict = {}
+    """Nodes reachable from ``end``, each before all of its parents.
+
+    A node is created after its parents, so reverse creation order is a
+    topological order of the reverse pass.
+    """
+    seen = {id(end): end}
     stack = [end]
-    seen = {id(end)}
     while stack:
-        node = stack.pop()
-        for p in node.parents:
-            k = id(p)
-            child_count[k] = child_count.get(k, 0) + 1
-            if k not in seen:
-                seen.add(k)
+        for p in stack.pop().parents:
+            if id(p) not in seen:
+                seen[id(p)] = p
                 stack.append(p)
-    order = []
-    ready = [end]
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for p in node.parents:
-            k = id(p)
-            child_count[k] -= 1
-            if child_count[k] == 0:
-                ready.append(p)
-    return order
+    return sorted(seen.values(), key=_by_seq, reverse=True)
+
+
+def _by_seq(node: Node) -> int:
+    return node.seq
+
+
+class Scatter:
+    """A cotangent that is zero except on ``x[idx]``: the pullback of indexing.
+
+    Kept unmaterialized so that several slices of one array accumulate into a
+    single buffer (``buf[idx] += g``) instead of each allocating a zero-padded
+    copy.  Only plain arrays and basic indices take this path; anything that
+    must stay differentiable uses the ``untake`` primitive.
+    """
+
+    __slots__ = ("g", "idx", "shape")
+
+    def __init__(self, g, idx, shape):
+        self.g, self.idx, self.shape = g, idx, shape
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros(self.shape, dtype=np.result_type(self.g, np.float64))
+        out[self.idx] = self.g
+        return out
+
+
+def _dense(ct):
+    return ct.dense() if type(ct) is Scatter else ct
 
 
 def backward(end: Node, g: Any, leaves: list[Node]) -> list:
@@ -435,7 +469,7 @@ def backward(end: Node, g: Any, leaves: list[Node]) -> list:
         if g is None or not node.parents:
             continue
         del cts[k]
-        for p, ct in zip(node.parents, node.cotangents(g)):
+        for p, ct in zip(node.parents, node.cotangents(_dense(g))):
             if ct is None:
                 continue
             pk = id(p)
@@ -445,7 +479,7 @@ def backward(end: Node, g: Any, leaves: list[Node]) -> list:
             else:
                 cts[pk] = _accumulate(prev, ct, pk in owned)
                 owned.add(pk)
-    return [cts.get(id(leaf)) for leaf in leaves]
+    return [_dense(cts.get(id(leaf))) for leaf in leaves]
 
 
 def _accumulate(a, b, a_owned: bool):
@@ -453,6 +487,18 @@ def _accumulate(a, b, a_owned: bool):
     if type(a) is list:   # multi-output nodes carry a list of cotangents
         return [y if x is None else x if y is None else _accumulate(x, y, False)
                 for x, y in zip(a, b)]
+    if type(b) is Scatter:
+        if type(a) is Scatter or not a_owned or type(a) is not np.ndarray:
+            a = _dense(a) if type(a) is Scatter else a + np.zeros(b.shape)
+        a[b.idx] += b.g
+        return a
+    if type(a) is Scatter:
+        a, b = b, a
+        if type(a) is np.ndarray:
+            a = a.copy()
+            a[b.idx] += b.g
+            return a
+        return a + b.dense()
     if a_owned and type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape:
         a += b
         return a
