@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adlib.engine import Primitive, _primal, defjvp, defvjp, shape_of
+from adlib.engine import Primitive, Scatter, _primal, defjvp, defvjp, shape_of
 from adlib.numpy._util import unbroadcast
 
 P = Primitive
@@ -62,7 +62,10 @@ def squeeze_jvp(t, ans, x, axis=None): return _squeeze(t, axis)
 def broadcast_to_jvp(t, ans, x, shape): return broadcast_to(t, shape)
 def broadcast_to_vjp(g, ans, x, shape): return unbroadcast(g, shape_of(x))
 def getitem_jvp(t, ans, x, idx): return _getitem(t, idx)
-def getitem_vjp(g, ans, x, idx): return _untake(g, idx, shape_of(x))
+def getitem_vjp(g, ans, x, idx):
+    if type(g) is np.ndarray and _is_basic(idx):
+        return Scatter(g, idx, shape_of(x))   # accumulated lazily by the backward pass
+    return _untake(g, idx, shape_of(x))
 def untake_jvp(t, ans, g, idx, shape): return _untake(t, idx, shape)
 def untake_vjp(h, ans, g, idx, shape): return _getitem(h, idx)
 def triu_jvp(t, ans, x, k=0): return triu(t, k)
