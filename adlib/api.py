@@ -295,5 +295,11 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
 
 def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """Hessian of a scalar function: forward over reverse, ``jacfwd(jacrev(f))``."""
+    """Hessian of a scalar function: forward over reverse, ``jacfwd(jacrev(f))``.
+
+    ``argnums`` must be a single int; the result has shape ``x.shape + x.shape``.
+    """
+    if not isinstance(argnums, int):
+        raise TypeError(f"hessian: argnums must be a single int, got {argnums!r}; take "
+                        f"the blocks of several arguments with jacfwd(jacrev(f, i), j)")
     return jacfwd(jacrev(f, argnums), argnums)
