@@ -17,11 +17,12 @@ from adlib.engine import (AdlibError, Primitive, RuleError, TracingError, defjvp
                           defvjp, nondifferentiable, primitive)
 from adlib.api import grad, hessian, jacfwd, jacrev, jvp, value_and_grad, vjp
 from adlib.custom import custom_jvp, custom_vjp
+from adlib.linearmap import LinearMap, dot_product_test, linearize
 from adlib import numpy  # noqa: F401  (adlib.numpy)
 from adlib import testing  # noqa: F401
 
 __all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian",
-           "custom_jvp", "custom_vjp", "primitive", "defjvp", "defvjp",
+           "custom_jvp", "custom_vjp", "linearize", "LinearMap", "dot_product_test", "primitive", "defjvp", "defvjp",
            "nondifferentiable", "Primitive", "AdlibError", "RuleError", "TracingError"]
 __version__ = "0.1.0"
 
