@@ -1,0 +1,439 @@
+"""Tests for adlib.symbolic: derived rules are checked against independent computations.
+
+Independent means: SymPy's Jacobian of explicit-entry matrices (``verify_*``), central
+finite differences and the dot-product test with general random seeds (``adlib.testing``),
+or plain NumPy/SciPy reference implementations. A derived rule is never compared with
+itself, and every verifier is shown to reject a wrong rule.
+"""
+import contextlib
+import dataclasses
+import doctest
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.linalg
+import sympy as sp
+
+import adlib.symbolic as sym
+from adlib.symbolic import (EPS, bar, check_numerically, dot, implicit_pullback,
+                            implicit_pushforward, pullback, pushforward, to_custom_jvp,
+                            to_custom_vjp, to_function, verify_pullback, verify_pushforward)
+
+n = sp.Symbol("n", integer=True, positive=True)
+m = sp.Symbol("m", integer=True, positive=True)
+A, B, Q, X, P = (sp.MatrixSymbol(s, n, n) for s in "ABQXP")
+x, b = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("b", n, 1)
+xs, ys = sp.symbols("x y")
+
+RNG_SEED = 20240611
+
+
+def rng():
+    return np.random.default_rng(RNG_SEED)
+
+
+def same(a, b):
+    """Equal as expressions (sums may list their terms in a different order)."""
+    d = (a - b).doit()
+    return d == 0 or isinstance(d, sp.ZeroMatrix)
+
+
+# ---- notation ----------------------------------------------------------------------------
+
+def test_tangent_and_cotangent_names_render_in_book_notation():
+    assert dot(xs).name == "xdot" and sp.latex(dot(xs)) == r"\dot{x}"
+    assert sp.latex(bar(sp.Symbol("y"))) == r"\bar{y}"
+    Ad = dot(A)
+    assert isinstance(Ad, sp.MatrixSymbol) and Ad.shape == A.shape and sp.latex(Ad) == r"\dot{A}"
+    assert sp.latex(dot(sp.Symbol("x_1"))) == r"\dot{x}_{1}"
+    xe = sp.Matrix(sp.symbols("x:2"))
+    assert [sp.latex(e) for e in dot(xe)] == [r"\dot{x}_{0}", r"\dot{x}_{1}"]
+    assert sym.latex(A.T.inverse()) == "A^{-T}"
+    assert sym.latex(sp.Determinant(A)) == r"\det\left(A\right)"
+    assert same(A * x + B * x, B * x + A * x) and not same(A * x, A.T * x)  # the test helper
+
+
+# ---- pushforwards (Part 3) ------------------------------------------------------------------
+
+@pytest.mark.parametrize("f, inputs, textbook", [
+    (A * x, [A, x], lambda: A * dot(x) + dot(A) * x),
+    (A * B, [A, B], lambda: dot(A) * B + A * dot(B)),
+    (X.inverse(), [X], lambda: -X.I * dot(X) * X.I),
+    (x.T * Q * x, [x, Q], lambda: dot(x).T * Q * x + x.T * dot(Q) * x + x.T * Q * dot(x)),
+    (sp.log(sp.Determinant(A)), [A], lambda: sp.Trace(A.I * dot(A))),
+    (sp.Determinant(A), [A], lambda: sp.Determinant(A) * sp.Trace(A.I * dot(A))),
+    (A.T.inverse() * b, [A, b], None),
+    (sp.Trace(A * B * A.T), [A, B], None),
+], ids=["matvec", "matmul", "inverse", "quadratic", "logdet", "det", "solve_T", "trace"])
+def test_matrix_symbol_pushforward_matches_sympy_jacobian(f, inputs, textbook):
+    pf = pushforward(f, inputs)
+    assert pf.verify(sizes=(2, 3))
+    if textbook is not None:  # the derivation lands on the formula the book states
+        assert same(pf.tangent_out, textbook())
+
+
+def test_scalar_pushforward_y_sin_x():
+    pf = pushforward(ys * sp.sin(xs), [xs, ys])
+    expected = ys * sp.cos(xs) * dot(xs) + sp.sin(xs) * dot(ys)
+    assert sp.simplify(pf.tangent_out - expected) == 0
+    # independent: SymPy's own derivative along the tangent direction
+    t = sp.Symbol("t")
+    along = (ys + t * dot(ys)) * sp.sin(xs + t * dot(xs))
+    assert sp.simplify(pf.tangent_out - sp.diff(along, t).subs(t, 0)) == 0
+    assert pf.verify()
+
+
+def test_callable_and_expression_give_the_same_pushforward():
+    from_callable = pushforward(lambda a, v: a * v, [A, x])
+    assert from_callable.tangent_out == pushforward(A * x, [A, x]).tangent_out
+
+
+def test_explicit_matrix_pushforward_of_inverse_matches_jacobian():
+    Xe = sp.Matrix(2, 2, sp.symbols("x:2:2"))
+    pf = pushforward(lambda M: M.inv(), [Xe])
+    assert pf.verify()
+    # and it agrees entrywise with the matrix-symbol rule -X^-1 Xdot X^-1 on the same entries
+    Xi = Xe.inv()
+    rule = -Xi * sp.Matrix(dot(Xe)) * Xi
+    assert sp.simplify(sp.Matrix(pf.tangent_out) - rule) == sp.zeros(2, 2)
+
+
+def test_rectangular_sizes_are_set_per_dimension():
+    Am, xm = sp.MatrixSymbol("A", m, n), sp.MatrixSymbol("x", n, 1)
+    pf = pushforward(Am * xm, [Am, xm])
+    assert pf.verify(sizes=[{m: 2, n: 3}, {m: 3, n: 2}])
+
+
+def test_first_order_series_of_inverse_determinant_and_logdet():
+    """The expansions behind the rules, checked on explicit 3x3 matrices."""
+    Xe = sp.Matrix(3, 3, lambda i, j: sp.Rational((2 * i + 3 * j) % 7 - 3, 1 + (i * j) % 3)
+                   + (4 if i == j else 0))
+    Ye = sp.Matrix(3, 3, lambda i, j: sp.Rational((5 * i + j) % 4 - 2, 1 + j))
+    e = EPS
+    inv1 = ((Xe + e * Ye).inv()).applyfunc(lambda t: sp.diff(t, e).subs(e, 0))
+    assert inv1 == -Xe.inv() * Ye * Xe.inv()
+    det1 = sp.diff((Xe + e * Ye).det(), e).subs(e, 0)
+    assert det1 == Xe.det() * (Xe.inv() * Ye).trace()
+    logdet1 = sp.diff(sp.log((Xe + e * Ye).det()), e).subs(e, 0)
+    assert sp.nsimplify(logdet1 - (Xe.inv() * Ye).trace()) == 0
+
+
+def test_wrong_pushforwards_are_rejected():
+    assert not verify_pushforward(A * x, [A, x], 2 * (A * dot(x)) + dot(A) * x)
+    assert not verify_pushforward(X.inverse(), [X], X.I * dot(X) * X.I)  # sign
+    assert not verify_pushforward(X.inverse(), [X], -X.I * X.I * dot(X))  # order
+    assert not verify_pushforward(sp.log(sp.Determinant(A)), [A], sp.Trace(A.I.T * dot(A)))
+    assert not verify_pushforward(ys * sp.sin(xs), [xs, ys], ys * sp.cos(xs) * dot(xs))
+
+
+# ---- pullbacks (Part 4) ---------------------------------------------------------------------
+
+def test_matvec_pullback():
+    pb = pullback(A * x, [A, x])
+    ybar = pb.cotangent_out
+    assert same(pb.cotangents[A], ybar * x.T) and same(pb.cotangents[x], A.T * ybar)
+    assert pb.verify(sizes=(2, 3))
+
+
+def test_inverse_pullback_is_minus_Yt_Ybar_Yt():
+    pb = pullback(X.inverse(), X)
+    Y, Ybar = X.I, pb.cotangent_out
+    assert same(pb.cotangents[X], -Y.T * Ybar * Y.T)
+    assert pb.verify(sizes=(2, 3))
+
+
+def test_quadratic_form_pullback_with_symmetric_Q():
+    pb = pullback(sp.Rational(1, 2) * x.T * Q * x, [x, Q])
+    assert pb.verify(sizes=(2, 3))
+    # on symmetric explicit matrices xbar reduces to ybar Q x
+    q = sp.symbols("q:3")
+    Qs = sp.Matrix([[q[0], q[1]], [q[1], q[2]]])
+    xe = sp.Matrix(sp.symbols("u:2"))
+    xbar = pb.cotangents[x].subs({Q: Qs, x: xe}).doit()
+    assert sp.simplify(sp.Matrix(xbar) - pb.cotangent_out * Qs * xe) == sp.zeros(2, 1)
+
+
+def test_logdet_pullback():
+    pb = pullback(sp.log(sp.Determinant(A)), A)
+    assert same(pb.cotangents[A], pb.cotangent_out * A.T.I)
+    assert pb.verify(sizes=(2, 3))
+
+
+def test_scalar_pullback_y_sin_x_has_one_cotangent_per_input():
+    pb = pullback(ys * sp.sin(xs), [xs, ys])
+    zbar = pb.cotangent_out
+    assert list(pb.cotangents) == [xs, ys]
+    assert sp.simplify(pb.cotangents[xs] - zbar * ys * sp.cos(xs)) == 0
+    assert sp.simplify(pb.cotangents[ys] - zbar * sp.sin(xs)) == 0
+    assert pb.verify()
+
+
+def test_explicit_matrix_pullback_reads_off_entries():
+    Xe = sp.Matrix(2, 2, sp.symbols("x:2:2"))
+    pb = pullback(lambda M: M.inv(), [Xe])
+    assert pb.verify()
+
+
+def test_wrong_pullbacks_are_rejected():
+    ybar = bar(sp.MatrixSymbol("y", n, 1))
+    assert verify_pullback(A * x, [A, x], {A: ybar * x.T, x: A.T * ybar})
+    assert not verify_pullback(A * x, [A, x], {A: x * ybar.T, x: A.T * ybar})  # transposed Abar
+    assert not verify_pullback(A * x, [A, x], {A: ybar * x.T, x: A * ybar})    # A instead of A^T
+    assert not verify_pullback(A * x, [A, x], {A: 2 * ybar * x.T, x: A.T * ybar})
+    pb = pullback(sp.log(sp.Determinant(A)), A)
+    assert not verify_pullback(pb.output, [A], [pb.cotangent_out * A.I],
+                               cotangent_out=pb.cotangent_out)  # A^-1 instead of A^-T
+    Am = sp.MatrixSymbol("A", m, n)
+    ym = bar(sp.MatrixSymbol("y", m, 1))
+    assert not verify_pullback(Am * x, [Am, x], {Am: x * ym.T, x: Am.T * ym},
+                               sizes=[{m: 2, n: 3}])  # wrong shape
+
+
+def test_nonlinear_pushforward_cannot_be_transposed():
+    fake = dataclasses.replace(pushforward(A * x, [A, x]), tangent_out=dot(A) * dot(x))
+    with pytest.raises(ValueError, match="not linear in the tangents"):
+        pullback(fake)
+
+
+# ---- implicit functions ---------------------------------------------------------------------
+
+def test_linear_solve_implicit_rules_match_the_explicit_solution():
+    ipf = implicit_pushforward(b - A * x, [A, b], x)
+    eq = ipf.equation
+    assert same(eq.lhs, A * dot(x)) and same(eq.rhs, dot(b) - dot(A) * x)
+    assert ipf.verify()
+    explicit = A.I * b
+    assert verify_pushforward(explicit, [A, b], ipf.tangent_out.subs(x, explicit))
+
+    ipb = implicit_pullback(ipf)
+    w, xbar = ipb.multiplier, ipb.cotangent_out
+    adj = ipb.adjoint_equation
+    assert same(adj.lhs, A.T * w) and same(adj.rhs, xbar)  # A^T w = xbar
+    assert same(ipb.cotangents[A], -w * x.T)  # Abar = -w x^T
+    assert same(ipb.cotangents[b], w)         # bbar = w
+    assert ipb.verify()
+    cot = {k: v.subs({w: ipb.multiplier_solution}).subs(x, explicit)
+           for k, v in ipb.cotangents.items()}
+    assert verify_pullback(explicit, [A, b], cot, cotangent_out=xbar)
+
+
+def test_inverse_from_XY_equals_identity():
+    Y = sp.MatrixSymbol("Y", n, n)
+    ipf = implicit_pushforward(X * Y - sp.Identity(n), X, Y)
+    assert ipf.verify()
+    assert verify_pushforward(X.I, X, ipf.tangent_out.subs(Y, X.I))
+    ipb = implicit_pullback(ipf)
+    assert ipb.verify()
+    Xbar = ipb.cotangents[X].subs(ipb.multiplier, ipb.multiplier_solution).subs(Y, X.I)
+    assert verify_pullback(X.I, X, [Xbar], cotangent_out=ipb.cotangent_out)
+
+
+def test_lyapunov_linearization_stays_an_equation():
+    ipf = implicit_pushforward(A * P + P * A.T + Q, [A, Q], P)
+    Pd = dot(P)
+    assert ipf.tangent_out is None
+    assert same(ipf.operator, A * Pd + Pd * A.T)
+    assert same(ipf.source, dot(A) * P + P * dot(A).T + dot(Q))
+    assert ipf.verify(sizes=(2, 3))
+    latex = ipf._repr_latex_()
+    assert (r"A \dot{P} + \dot{P} A^{T} + \left(\dot{A} P + P \dot{A}^{T} + \dot{Q}\right) &= 0"
+            in latex)
+
+
+def _matrix_of(linear_map, shape):
+    """Matrix of a linear map on arrays of the given shape (columns = images of a basis)."""
+    size = int(np.prod(shape))
+    cols = [np.ravel(linear_map(np.eye(size)[k].reshape(shape))) for k in range(size)]
+    return np.array(cols).T
+
+
+def test_lyapunov_rules_numerically_with_finite_differences_and_dot_product():
+    r = rng()
+    k = 3
+    A0 = r.standard_normal((k, k)) - 3 * np.eye(k)  # stable
+    Q0 = r.standard_normal((k, k))
+    Q0 = Q0 @ Q0.T + np.eye(k)
+    Ad, Qd, Pbar = (r.standard_normal((k, k)) for _ in range(3))  # general, not symmetric
+
+    def lyap(a, q):  # P with A P + P A^T + Q = 0, by SciPy
+        return scipy.linalg.solve_continuous_lyapunov(a, -q)
+
+    P0 = lyap(A0, Q0)
+    h = 1e-6
+    Pd_fd = (lyap(A0 + h * Ad, Q0 + h * Qd) - lyap(A0 - h * Ad, Q0 - h * Qd)) / (2 * h)
+
+    A3, P3, Q3 = (sp.MatrixSymbol(s, k, k) for s in "APQ")
+    ipf = implicit_pushforward(A3 * P3 + P3 * A3.T + Q3, [A3, Q3], P3)
+    op = to_function(ipf.operator, [A3, dot(P3)])
+    src = to_function(ipf.source, [A3, P3, dot(A3), dot(Q3)])
+    rhs = -np.asarray(src(A0, P0, Ad, Qd))
+    op_matrix = _matrix_of(lambda t: np.asarray(op(A0, t)), (k, k))
+    Pd = np.linalg.solve(op_matrix, rhs.ravel()).reshape(k, k)
+    np.testing.assert_allclose(Pd, Pd_fd, rtol=1e-5, atol=1e-7)
+
+    ipb = implicit_pullback(ipf)
+    W3 = ipb.multiplier
+    adj = to_function(ipb.adjoint_operator, [A3, W3])
+    adj_matrix = _matrix_of(lambda t: np.asarray(adj(A0, t)), (k, k))
+    W = np.linalg.solve(adj_matrix, -Pbar.ravel()).reshape(k, k)
+    Abar = np.asarray(to_function(ipb.cotangents[A3], [P3, W3])(P0, W))
+    Qbar = np.asarray(to_function(ipb.cotangents[Q3], [W3])(W))
+    lhs = np.sum(Pbar * Pd_fd)
+    rhs_ = np.sum(Abar * Ad) + np.sum(Qbar * Qd)
+    assert abs(lhs - rhs_) < 1e-6 * (1 + abs(lhs))
+    # the often-quoted Abar = 2 W P fails with this general (non-symmetric) seed
+    wrong = 2 * W @ P0
+    assert abs(lhs - (np.sum(wrong * Ad) + np.sum(Qbar * Qd))) > 1e-3
+
+
+def test_wrong_implicit_cotangent_is_rejected():
+    ipb = implicit_pullback(A * P + P * A.T + Q, [A, Q], P)
+    W = ipb.multiplier
+    assert ipb.verify()
+    assert not dataclasses.replace(ipb, cotangents={A: 2 * W * P, Q: W}).verify()
+    assert not dataclasses.replace(ipb, adjoint_operator=A * W + W * A.T).verify()
+
+
+def test_scalar_and_explicit_implicit_functions():
+    ipf = implicit_pushforward(ys ** 3 + xs * ys - 1, xs, ys)
+    assert ipf.verify()
+    # independent: implicit differentiation by SymPy's idiff
+    assert sp.simplify(ipf.tangent_out - sp.idiff(ys ** 3 + xs * ys - 1, ys, xs) * dot(xs)) == 0
+    ipb = implicit_pullback(ipf)
+    assert ipb.verify()
+
+    a = sp.Matrix(2, 2, sp.symbols("a:2:2"))
+    bb, xx = sp.Matrix(sp.symbols("b:2")), sp.Matrix(sp.symbols("x:2"))
+    ipf = implicit_pushforward(a * xx - bb, [a, bb], xx)
+    assert ipf.verify()
+    ipb = implicit_pullback(ipf)
+    assert ipb.verify()
+
+
+# ---- display --------------------------------------------------------------------------------
+
+def test_latex_display_is_one_aligned_block():
+    for d in (pushforward(A * x, [A, x]), pullback(A * x, [A, x]),
+              implicit_pushforward(A * P + P * A.T + Q, [A, Q], P),
+              implicit_pullback(b - A * x, [A, b], x)):
+        tex = d._repr_latex_()
+        assert tex.startswith(r"$$\begin{aligned}") and tex.endswith(r"\end{aligned}$$")
+        assert "\n\n" not in tex  # a blank line would split the math block in Sphinx
+        assert tex.count(r"\\") == len(d.steps) - 1
+    tex = pullback(A * x, [A, x])._repr_latex_()
+    assert r"\bar{A} &= \bar{y} x^{T}" in tex and r"\bar{x} &= A^{T} \bar{y}" in tex
+
+
+def test_repr_is_deterministic_across_hash_seeds():
+    code = ("import sympy as sp; from adlib.symbolic import *\n"
+            "A, P, Q = (sp.MatrixSymbol(s, 3, 3) for s in 'APQ'); x = sp.MatrixSymbol('x', 3, 1)\n"
+            "print(repr(pullback(A * x, [A, x])))\n"
+            "print(repr(implicit_pullback(A*P + P*A.T + Q, [A, Q], P)))\n"
+            "print(repr(pullback(sp.Symbol('y') * sp.sin(sp.Symbol('x')), sp.symbols('x y'))))\n")
+    here = {"__name__": "repr_check"}
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(code, here)
+    other = "987" if os.environ.get("PYTHONHASHSEED") != "987" else "988"
+    env = dict(os.environ, PYTHONHASHSEED=other)
+    there = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, check=True).stdout
+    assert buf.getvalue() == there
+    assert "0x" not in there and "Abar = ybar*x.T" in there
+
+
+# ---- code generation and numerical checks with adlib -------------------------------------------
+
+def test_generated_functions_match_numpy():
+    r = rng()
+    A3, x3 = sp.MatrixSymbol("A", 3, 3), sp.MatrixSymbol("x", 3, 1)
+    A0, x0, y0 = r.standard_normal((3, 3)), r.standard_normal(3), r.standard_normal(3)
+    ybar = bar(sp.MatrixSymbol("y", 3, 1))
+    np.testing.assert_allclose(to_function(A3 * x3, [A3, x3])(A0, x0), A0 @ x0)
+    np.testing.assert_allclose(to_function(ybar * x3.T, [x3, ybar])(x0, y0), np.outer(y0, x0))
+    np.testing.assert_allclose(to_function(A3.T.I * x3, [A3, x3])(A0, x0),
+                               np.linalg.solve(A0.T, x0))
+    np.testing.assert_allclose(to_function(x3.T * A3 * x3, [A3, x3])(A0, x0), x0 @ A0 @ x0)
+    np.testing.assert_allclose(to_function(sp.log(sp.Determinant(A3)), [A3])(A0),
+                               np.linalg.slogdet(A0)[1])
+    f = to_function(ys * sp.sin(xs), [xs, ys], name="ysinx")
+    assert f.source.startswith("def ysinx(x, y):")
+    assert abs(f(0.3, 2.0) - 2.0 * np.sin(0.3)) < 1e-15
+
+
+@pytest.mark.parametrize("case", ["ysinx", "matvec", "inverse", "logdet", "quadratic"])
+def test_derived_rules_pass_adlib_checks(case):
+    import adlib.testing as adt
+    r = rng()
+    k = 3
+    A3, x3, Q3 = sp.MatrixSymbol("A", k, k), sp.MatrixSymbol("x", k, 1), sp.MatrixSymbol("Q", k, k)
+    A0 = r.standard_normal((k, k)) + k * np.eye(k)
+    x0 = r.standard_normal(k)
+    f, inputs, primals = {
+        "ysinx": (ys * sp.sin(xs), [xs, ys], (0.7, -1.3)),
+        "matvec": (A3 * x3, [A3, x3], (A0, x0)),
+        "inverse": (A3.I, [A3], (A0,)),
+        "logdet": (sp.log(sp.Determinant(A3)), [A3], (A0,)),
+        "quadratic": (sp.Rational(1, 2) * x3.T * Q3 * x3, [x3, Q3],
+                      (x0, r.standard_normal((k, k)))),
+    }[case]
+    pf = pushforward(f, inputs)
+    pb = pullback(pf)
+    assert repr(check_numerically(pf, primals, seed=3)).endswith("passed")
+    assert repr(check_numerically(pb, primals, seed=4)).endswith("passed")
+    # generated rules call adlib.numpy, so they can be differentiated again
+    adt.check_grads(to_custom_jvp(pf), primals, order=2, modes=("fwd", "rev"), seed=5)
+    adt.check_grads(to_custom_vjp(pb), primals, order=2, modes=("rev",), seed=6)
+
+
+def test_wrong_generated_rule_fails_numerically():
+    A3, x3 = sp.MatrixSymbol("A", 3, 3), sp.MatrixSymbol("x", 3, 1)
+    r = rng()
+    primals = (r.standard_normal((3, 3)), r.standard_normal(3))
+    pb = pullback(A3 * x3, [A3, x3])
+    wrong = dataclasses.replace(pb, cotangents={A3: x3 * pb.cotangent_out.T, x3: pb.cotangents[x3]})
+    with pytest.raises(AssertionError, match="dot-product test failed"):
+        check_numerically(wrong, primals)
+    pf = pushforward(A3 * x3, [A3, x3])
+    wrong = dataclasses.replace(pf, tangent_out=A3 * dot(x3) + 2 * dot(A3) * x3)
+    with pytest.raises(AssertionError, match="finite"):
+        check_numerically(wrong, primals)
+
+
+def test_custom_rules_expose_their_source():
+    fj = to_custom_jvp(pushforward(ys * sp.sin(xs), [xs, ys]), name="ysinx")
+    assert fj.rule_source.splitlines()[0] == "def ysinx_jvp(x, y, xdot, ydot):"
+    A3, x3 = sp.MatrixSymbol("A", 3, 3), sp.MatrixSymbol("x", 3, 1)
+    fv = to_custom_vjp(pullback(A3 * x3, [A3, x3]), name="matvec")
+    assert [s.splitlines()[0] for s in fv.rule_sources] == [
+        "def matvec_bwd_0(A, x, ybar):", "def matvec_bwd_1(A, x, ybar):"]
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+def test_error_messages_say_what_to_do():
+    with pytest.raises(TypeError, match="inputs must be sympy Symbols, MatrixSymbols"):
+        pushforward(xs ** 2, [xs + 1])
+    with pytest.raises(TypeError, match="explicit matrix input must hold only symbols"):
+        pushforward(xs, [sp.Matrix([xs + 1, ys])])
+    with pytest.raises(NotImplementedError, match="no first-order expansion for .*HadamardProduct"):
+        pushforward(sp.HadamardProduct(A, B), [A, B])
+    with pytest.raises(TypeError, match="pass a Pushforward, or a function and its inputs"):
+        pullback(A * x)
+    with pytest.raises(TypeError, match="pass an ImplicitPushforward"):
+        implicit_pullback(A * x - b)
+    with pytest.raises(NotImplementedError, match="derive the rule with MatrixSymbol inputs"):
+        to_function(sp.Matrix([xs]), [xs])
+    with pytest.raises(ValueError, match="is not an argument; add it to `args`"):
+        to_function(A * x, [A])
+    with pytest.raises(TypeError, match="expected a Pushforward or Pullback"):
+        check_numerically(implicit_pushforward(b - A * x, [A, b], x), ())
+
+
+def test_docstring_examples():
+    result = doctest.testmod(sym, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 10 and result.failed == 0
