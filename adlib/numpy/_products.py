@@ -151,8 +151,10 @@ def einsum_vjp(i, g, ans, subscripts, *operands):
     reach = "".join(c for c in target if c in available)
     sig = ",".join([out] + others) + "->" + reach
     ct = _einsum(sig, g, *[o for j, o in enumerate(operands) if j != k])
+    shape = shape_of(operands[k])
+    # an axis of length 1 that einsum broadcast against the other operands: sum it back
+    ct = unbroadcast(ct, tuple(shape[target.index(c)] for c in reach))
     if reach != target:   # indices summed inside this operand only: broadcast back
-        shape = shape_of(operands[k])
         kept = tuple(shape[target.index(c)] if c in reach else 1 for c in target)
         ct = anp.broadcast_to(anp.reshape(ct, kept), shape)
     return ct
@@ -174,6 +176,8 @@ def tensordot(a, b, axes=2):
         ax_a, ax_b = list(range(len(sa) - axes, len(sa))), list(range(axes))
     else:
         ax_a, ax_b = [list(np.atleast_1d(x)) for x in axes]
+    ax_a = [int(x) % len(sa) for x in ax_a]   # negative axes count from the end
+    ax_b = [int(x) % len(sb) for x in ax_b]
     letters = iter("abcdefghijklmnopqrstuvwxyz")
     la = [next(letters) for _ in sa]
     lb = [next(letters) for _ in sb]

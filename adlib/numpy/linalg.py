@@ -239,19 +239,34 @@ def norm2_jvp(t, ans, x): return anp.sum(x * t) / _safe(ans)
 def norm2_vjp(g, ans, x): return g * x / _safe(ans)
 
 
-def _top_singular_pair(A):
-    U, s, Vt = np.linalg.svd(_primal(A))
-    return U[:, 0], Vt[0]
+def _top_singular_pair(A, s):
+    """Unit vectors u, v with A v = s u for the top singular value s.
+
+    For a plain matrix they come from the SVD.  When ``A`` is itself being
+    differentiated (a higher-order derivative), u and v depend on it, so they
+    are built from differentiable operations: v is the top eigenvector of
+    A^T A and u = A v / s (the sign does not matter, u v^T is invariant).  The
+    smaller of A^T A and A A^T is used, so that its eigenvalues stay distinct.
+    """
+    if type(A) is np.ndarray:
+        U, _, Vt = np.linalg.svd(A)
+        return U[:, 0], Vt[0]
+    m, n = shape_of(A)
+    if m < n:
+        u = eigh(A @ _mT(A))[1][:, -1]
+        return u, (_mT(A) @ u) / s
+    v = eigh(_mT(A) @ A)[1][:, -1]
+    return (A @ v) / s, v
 
 
 def spectral_jvp(t, ans, A):
-    u, v = _top_singular_pair(A)
+    u, v = _top_singular_pair(A, ans)
     return u @ t @ v
 
 
 def spectral_vjp(g, ans, A):
-    u, v = _top_singular_pair(A)
-    return g * np.outer(u, v)
+    u, v = _top_singular_pair(A, ans)
+    return g * anp.outer(u, v)
 
 
 defjvp(_norm2, norm2_jvp);     defvjp(_norm2, norm2_vjp)
@@ -263,8 +278,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
     Supported: the 2-norm of a vector and the Frobenius norm (``ord=None``,
     ``'fro'``; derivative 0 at ``x = 0``, where the norm has a kink), the
-    spectral norm of a matrix (``ord=2``; first derivatives, assuming a simple
-    top singular value), and ``ord=1`` / ``ord=inf`` for vectors.
+    spectral norm of a matrix (``ord=2``; assuming a simple top singular
+    value), and ``ord=1`` / ``ord=inf`` for vectors.
     """
     nd = len(shape_of(x))
     if axis is not None or keepdims:

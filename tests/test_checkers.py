@@ -1,0 +1,298 @@
+"""The rule checkers themselves: deliberately wrong rules must be rejected.
+
+Each wrong rule is written the way a real mistake looks (a factor, a
+transpose, a formula that is right only for symmetric cotangents, a pushforward
+that is not linear), registered either on a primitive or as a custom rule,
+and must fail ``check_jvp`` / ``check_vjp`` / ``check_grads`` with a message
+that names the function and says what disagreed.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import adlib as ad
+import adlib.numpy as anp
+from adlib.testing import check_grads, check_jvp, check_vjp
+
+from _core_util import fd_directional, seed_of, symmetric_only
+
+
+def rng_for(name):
+    return np.random.default_rng(seed_of(name))
+
+
+# ----------------------------------------------------------- off by a factor ----
+def make_sin(jvp_factor=1.0, vjp_factor=1.0, name="my_sin"):
+    p = ad.Primitive(np.sin, name)
+    ad.defjvp(p, lambda t, ans, x: jvp_factor * t * anp.cos(x))
+    ad.defvjp(p, lambda g, ans, x: vjp_factor * g * anp.cos(x))
+    return p
+
+
+def test_correct_primitive_passes():
+    x = rng_for("sin ok").normal(size=5)
+    p = make_sin()
+    assert repr(check_jvp(p, (x,))) == "check_jvp(my_sin): passed"
+    assert repr(check_vjp(p, (x,))) == "check_vjp(my_sin): passed"
+    check_grads(p, (x,), order=2)
+
+
+def test_jvp_off_by_factor_2_rejected():
+    x = rng_for("sin jvp x2").normal(size=5)
+    p = make_sin(jvp_factor=2.0, name="sin_jvp_x2")
+    with pytest.raises(AssertionError, match=r"check_jvp\(sin_jvp_x2\): output leaf 0: the JVP "
+                                             r"disagrees with central finite differences"):
+        check_jvp(p, (x,))
+    with pytest.raises(AssertionError, match=r"check_jvp\(sin_jvp_x2\)"):
+        check_grads(p, (x,), modes=("fwd",))
+    check_vjp(p, (x,))      # its VJP rule is right, and only the JVP is blamed
+
+
+def test_vjp_off_by_factor_2_rejected():
+    x = rng_for("sin vjp x2").normal(size=5)
+    p = make_sin(vjp_factor=2.0, name="sin_vjp_x2")
+    with pytest.raises(AssertionError, match=r"check_vjp\(sin_vjp_x2\): dot-product test failed"):
+        check_vjp(p, (x,))
+    with pytest.raises(AssertionError, match=r"check_vjp\(sin_vjp_x2\)"):
+        check_grads(p, (x,), modes=("rev",))
+    check_jvp(p, (x,))
+
+
+def test_custom_rules_off_by_factor_rejected():
+    @ad.custom_jvp
+    def f(x, y):
+        return y * anp.sin(x)
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        (x, y), (xd, yd) = primals, tangents
+        return f(x, y), y * anp.cos(x) * xd + 2.0 * anp.sin(x) * yd     # factor 2 on y
+
+    @ad.custom_vjp
+    def g(x, y):
+        return y * anp.sin(x)
+    g.defvjp(lambda x, y: (g(x, y), (x, y)),
+             lambda res, ct: (res[1] * anp.cos(res[0]) * ct * 0.5, anp.sin(res[0]) * ct))
+
+    rng = rng_for("custom factor")
+    x, y = rng.normal(size=3), rng.normal(size=3)
+    with pytest.raises(AssertionError, match=r"check_jvp\(f\)"):
+        check_jvp(f, (x, y))
+    with pytest.raises(AssertionError, match=r"check_vjp\(f\)"):   # the transposed rule inherits it
+        check_vjp(f, (x, y))
+    with pytest.raises(AssertionError, match=r"check_vjp\(g\): dot-product test failed"):
+        check_vjp(g, (x, y))
+
+
+# ----------------------------------------------------------- transposed matrix ----
+def make_matvec(transposed: bool):
+    """y = A x with a square A. Right pullback: Abar = ybar x^T.  The classic slip
+    writes the outer product the other way round, x ybar^T, which has the same
+    shape when A is square, so no shape check can notice."""
+    p = ad.Primitive(lambda A, x: A @ x, "matvec_T" if transposed else "matvec")
+    ad.defjvp(p, lambda t, ans, A, x: t @ x, lambda t, ans, A, x: A @ t)
+    if transposed:
+        A_vjp = lambda g, ans, A, x: anp.outer(x, g)       # noqa: E731  (wrong)
+    else:
+        A_vjp = lambda g, ans, A, x: anp.outer(g, x)       # noqa: E731
+    ad.defvjp(p, A_vjp, lambda g, ans, A, x: A.T @ g)
+    return p
+
+
+def test_transposed_outer_product_rejected():
+    rng = rng_for("transposed")
+    A, x = rng.normal(size=(4, 4)), rng.normal(size=4)
+    check_vjp(make_matvec(False), (A, x))
+    check_jvp(make_matvec(True), (A, x))       # the JVP is fine; only the pullback is wrong
+    with pytest.raises(AssertionError, match=r"check_vjp\(matvec_T\): dot-product test failed: "
+                                             r"<ybar, J xdot> = .* but <J\^T ybar, xdot> = "):
+        check_vjp(make_matvec(True), (A, x))
+    with pytest.raises(AssertionError, match=r"check_vjp\(matvec_T\)"):
+        check_grads(make_matvec(True), (A, x))
+
+
+# ------------------------------------------------ the symmetric-seed trap ----
+def make_gram(correct: bool):
+    """P = X X^T.  dP = dX X^T + X dX^T, so <Pbar, dP> = <(Pbar + Pbar^T) X, dX>.
+
+    The wrong pullback 2 Pbar X agrees with that only when Pbar is symmetric:
+    exactly the cotangents a careless test would draw for a symmetric output.
+    """
+    @ad.custom_vjp
+    def gram(X):
+        return X @ X.T
+
+    def gram_fwd(X):
+        return gram(X), X
+
+    if correct:
+        def gram_bwd(X, Pbar):
+            return ((Pbar + Pbar.T) @ X,)
+    else:
+        def gram_bwd(X, Pbar):
+            return (2.0 * Pbar @ X,)
+    gram.defvjp(gram_fwd, gram_bwd)
+    return gram
+
+
+def test_symmetric_seed_only_formula_passes_a_symmetric_test_but_not_check_vjp():
+    rng = rng_for("gram trap")
+    X = rng.normal(size=(4, 3))
+    wrong, right = make_gram(False), make_gram(True)
+
+    # The trap: a dot-product test whose cotangent is symmetric (as the output
+    # P = X X^T is) cannot see the error.
+    xdot = rng.normal(size=(4, 3))
+    Pbar_sym = symmetric_only(rng, 4)
+    lhs = np.sum(Pbar_sym * fd_directional(lambda X: X @ X.T, X, xdot))   # <Pbar, J xdot> by FD
+    (Xbar,) = ad.vjp(wrong, X)[1](Pbar_sym)
+    rhs = np.sum(Xbar * xdot)                                             # <J^T Pbar, xdot>
+    assert np.isclose(lhs, rhs, rtol=1e-7), "the wrong rule passes the symmetric test"
+
+    # check_vjp draws a general cotangent and rejects it ...
+    with pytest.raises(AssertionError, match=r"check_vjp\(gram\): dot-product test failed"):
+        check_vjp(wrong, (X,))
+    with pytest.raises(AssertionError, match=r"check_vjp\(gram\)"):
+        check_grads(wrong, (X,), modes=("rev",))
+    # ... for every seed we try, not by luck
+    for seed in range(5):
+        with pytest.raises(AssertionError):
+            check_vjp(wrong, (X,), seed=seed)
+    # and the symmetrized rule passes, to second order
+    check_vjp(right, (X,))
+    check_grads(right, (X,), order=2, modes=("rev",))
+
+
+# ---------------------------------------------------------- not linear ----
+def make_custom_sin(jvp_rule):
+    @ad.custom_jvp
+    def sin_c(x):
+        return anp.sin(x)
+
+    @sin_c.defjvp
+    def sin_c_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return anp.sin(x), jvp_rule(x, t)
+    return sin_c
+
+
+def test_jvp_quadratic_in_tangent_rejected():
+    x = rng_for("t squared").normal(size=4)
+    f = make_custom_sin(lambda x, t: anp.cos(x) * t ** 2)
+    with pytest.raises(AssertionError, match=r"check_jvp\(sin_c\)"):
+        check_jvp(f, (x,))
+
+
+def test_tiny_nonlinearity_caught_by_the_linearity_check():
+    """A nonlinearity far below finite-difference noise still fails: the checker
+    also tests J(a t1 + b t2) = a J t1 + b J t2 to rounding accuracy."""
+    x = rng_for("tiny nonlinear").normal(size=4)
+    f = make_custom_sin(lambda x, t: anp.cos(x) * t + 1e-7 * t ** 2)
+    with pytest.raises(AssertionError, match=r"check_jvp\(sin_c\): output leaf 0: the JVP is not "
+                                             r"linear in the tangent"):
+        check_jvp(f, (x,))
+
+
+def test_wrong_second_derivative_caught_by_order_2():
+    """order=2 checks the derivative *of the rule*: here sin's rule is right, but
+    it is written with a cos primitive whose own rule has the wrong sign.  Every
+    first-order check passes (cos's values are right); differentiating the rule
+    again exposes the wrong sign, in both modes."""
+    bad_cos = ad.Primitive(np.cos, "bad_cos")
+    ad.defjvp(bad_cos, lambda t, ans, x: t * anp.sin(x))        # should be -sin
+    ad.defvjp(bad_cos, lambda g, ans, x: g * anp.sin(x))
+    p = ad.Primitive(np.sin, "sin_via_bad_cos")
+    ad.defjvp(p, lambda t, ans, x: t * bad_cos(x))
+    ad.defvjp(p, lambda g, ans, x: g * bad_cos(x))
+    x = rng_for("order 2").normal(size=3)
+    check_grads(p, (x,), order=1)
+    with pytest.raises(AssertionError, match=r"check_jvp\(jvp_of_sin_via_bad_cos\)"):
+        check_grads(p, (x,), order=2, modes=("fwd",))
+    with pytest.raises(AssertionError, match=r"vjp_of_sin_via_bad_cos"):
+        check_grads(p, (x,), order=2, modes=("rev",))
+
+
+def test_rule_right_only_at_the_check_point_needs_a_second_point():
+    """A limit worth knowing: finite differences of the JVP *use the rule*, so a
+    pushforward that is right at x0 but wrong around it passes every check at x0,
+    order 2 included.  Checking at a second point rejects it."""
+    x0 = rng_for("right only at x0").normal(size=3)
+    f = make_custom_sin(lambda x, t: (anp.cos(x) + 0.5 * (x - x0)) * t)
+    check_grads(f, (x0,), order=2)
+    x1 = x0 + rng_for("second point").normal(size=3)
+    with pytest.raises(AssertionError, match=r"check_jvp\(sin_c\)"):
+        check_grads(f, (x1,))
+
+
+def test_rule_written_with_plain_numpy_is_refused_at_second_order():
+    """First order works, but differentiating the rule again needs adlib.numpy:
+    the plain NumPy call is refused instead of silently returning a wrong value."""
+    p = ad.Primitive(np.sin, "np_rule_sin")
+    ad.defjvp(p, lambda t, ans, x: t * np.cos(x))
+    ad.defvjp(p, lambda g, ans, x: g * np.cos(x))
+    x = rng_for("np rule").normal(size=3)
+    check_grads(p, (x,), order=1)
+    with pytest.raises(ad.TracingError, match=r"np\.cos was applied to a value being "
+                                              r"differentiated.*adlib\.numpy\.cos"):
+        check_grads(p, (x,), order=2)
+
+
+# ------------------------------------------------- dtype, count and shapes ----
+@pytest.mark.parametrize("check", [check_jvp, check_vjp, check_grads], ids=lambda c: c.__name__)
+def test_float32_inputs_give_a_clear_type_error(check):
+    x = np.ones(3, dtype=np.float32)
+    with pytest.raises(TypeError, match=r"check_(jvp|vjp)\(sin\): argument 0 has dtype float32; "
+                                        r"rule checks need float64 inputs.*astype\(np\.float64\)"):
+        check(anp.sin, (x,))
+
+
+def test_float32_in_a_pytree_leaf_is_reported():
+    with pytest.raises(TypeError, match=r"argument 1 has dtype float32"):
+        check_vjp(lambda a, d: a * d["w"], (1.0, {"w": np.ones(2, dtype=np.float32)}))
+
+
+def test_pullback_with_wrong_number_of_cotangents_is_reported():
+    @ad.custom_vjp
+    def f(x, y):
+        return x * y
+    f.defvjp(lambda x, y: (f(x, y), (x, y)), lambda res, g: (g * res[1],))   # forgot y
+    with pytest.raises(ad.RuleError, match=r"pullback '<lambda>' of 'f' returned 1 cotangent\(s\), "
+                                           r"but 'f' has 2 differentiable input\(s\)"):
+        check_vjp(f, (np.ones(3), np.ones(3)))
+
+
+def test_pullback_with_wrong_shape_is_reported():
+    @ad.custom_vjp
+    def scale(a, x):
+        return a * x
+
+    def scale_bwd(res, g):
+        a, x = res
+        return g * x, a * g        # forgot to sum the cotangent of the scalar a
+
+    scale.defvjp(lambda a, x: (scale(a, x), (a, x)), scale_bwd)
+    with pytest.raises(ad.RuleError, match=r"pullback 'scale_bwd' of 'scale' returned a cotangent "
+                                           r"of shape \(3,\) for argument 0, which has shape \(\)"):
+        check_vjp(scale, (2.0, np.arange(3.0)))
+    with pytest.raises(ad.RuleError, match=r"scale_bwd"):
+        check_grads(scale, (2.0, np.arange(3.0)), modes=("rev",))
+
+
+def test_jvp_with_wrong_shape_is_reported():
+    f = make_custom_sin(lambda x, t: anp.sum(anp.cos(x) * t))    # a scalar, not a vector
+    with pytest.raises(ad.RuleError, match=r"JVP rule of 'sin_c' returned a tangent of shape \(\) "
+                                           r"for output leaf 0 of shape \(4,\)"):
+        check_jvp(f, (np.linspace(0.1, 1.0, 4),))
+
+
+def test_check_grads_rejects_unknown_mode():
+    with pytest.raises(ValueError, match=r"unknown mode 'backward'"):
+        check_grads(anp.sin, (0.5,), modes=("backward",))
+
+
+def test_check_results_carry_numbers_but_a_deterministic_repr():
+    x = rng_for("check result").normal(size=3)
+    r = check_vjp(anp.tanh, (x,), seed=3)
+    assert repr(r) == "check_vjp(tanh): passed"
+    assert np.isclose(r.lhs, r.rhs, rtol=1e-6) and r.error == abs(r.lhs - r.rhs)
