@@ -160,17 +160,18 @@ def _vjp(f: Callable, primals: Sequence, where: str):
             join = Node("outputs", None, (), {}, None, (), parents,
                         pullback=lambda g: g)
             cts = backward(join, [c for _, c in live], nodes)
-        cts = [_zeros(p) if c is None else _own(c) for p, c in zip(leaves, cts)]
-        return _rebuild(defs, cts)
+        seen = {id(c) for c in ct_leaves}       # never hand back the caller's arrays
+        out = []
+        for p, c in zip(leaves, cts):
+            if c is None:
+                c = _zeros(p)
+            elif type(c) is np.ndarray and (id(c) in seen or not c.flags.writeable):
+                c = np.array(c)                  # a copy the caller may modify freely
+            seen.add(id(c))
+            out.append(c)
+        return _rebuild(defs, out)
 
     return tree.unflatten(out_def, values), vjp_fn
-
-
-def _own(c):
-    """Return writable arrays: broadcast views are read-only."""
-    if type(c) is np.ndarray and not c.flags.writeable:
-        return np.array(c)
-    return c
 
 
 # --------------------------------------------------------------- grad ----
@@ -245,13 +246,16 @@ def _array_arg(where, args, a):
 def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """Jacobian by forward mode: one JVP per input element (columns).
 
-    The result has shape ``output.shape + input.shape``.
+    For an array output the result has shape ``output.shape + input.shape``;
+    a pytree output gives that pytree of Jacobians.  With a tuple ``argnums``
+    each Jacobian becomes a tuple, one entry per argument (JAX's layout).
     """
     from adlib import numpy as anp
 
     def jac_f(*args):
-        nums, with_args = _split(args, argnums)
-        jacs = []
+        nums, _ = _split(args, argnums)
+        per_arg = []
+        out_def = None
         for a in nums:
             x = _array_arg("jacfwd", args, a)
             _check_float("jacfwd", f"argument {a}", x)
@@ -259,11 +263,24 @@ def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
             n = int(np.prod(shape))
             eye = np.eye(n).reshape((n,) + shape)
             fa = _split(args, a)[1](f)
-            cols = [jvp(fa, (x,), (eye[i],))[1] for i in range(n)]
-            out_shape = shape_of(cols[0]) if cols else shape_of(fa(x))
-            J = anp.stack(cols, axis=-1) if cols else np.zeros(out_shape + (0,))
-            jacs.append(anp.reshape(J, out_shape + shape))
-        return jacs[0] if isinstance(argnums, int) else tuple(jacs)
+            if n:
+                cols = [jvp(fa, (x,), (eye[i],))[1] for i in range(n)]
+            else:
+                cols = [tree.tree_map(_zeros, fa(x))]
+            leaves_per_col = [tree.flatten(c) for c in cols]
+            out_def = leaves_per_col[0][1]
+            jacs = []
+            for k, leaf in enumerate(leaves_per_col[0][0]):
+                out_shape = shape_of(leaf)
+                J = (anp.stack([lc[0][k] for lc in leaves_per_col], axis=-1) if n
+                     else np.zeros(out_shape + (0,)))
+                jacs.append(anp.reshape(J, out_shape + shape))
+            per_arg.append(jacs)
+        if isinstance(argnums, int):
+            leaves = per_arg[0]
+        else:
+            leaves = [tuple(j[k] for j in per_arg) for k in range(len(per_arg[0]))]
+        return tree.unflatten(out_def, leaves)
     return jac_f
 
 
@@ -297,9 +314,7 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """Hessian of a scalar function: forward over reverse, ``jacfwd(jacrev(f))``.
 
-    ``argnums`` must be a single int; the result has shape ``x.shape + x.shape``.
+    For an int ``argnums`` the result has shape ``x.shape + x.shape``; for a
+    tuple it is nested, ``H[i][j]`` being the block of arguments ``i`` and ``j``.
     """
-    if not isinstance(argnums, int):
-        raise TypeError(f"hessian: argnums must be a single int, got {argnums!r}; take "
-                        f"the blocks of several arguments with jacfwd(jacrev(f, i), j)")
-    return jacfwd(jacrev(f, argnums), argnums)
+    return jacfwd(grad(f, argnums), argnums)

@@ -84,12 +84,13 @@ class Box:
         return format(_primal(self.value), spec)
 
     def __float__(self):
-        raise TracingError(
-            "float() of a value being differentiated would drop its derivative. "
-            "Keep it as an array (use adlib.numpy operations), or take the value "
-            "outside the function you differentiate.")
+        raise TracingError(_conversion_message("float"))
 
-    __int__ = __complex__ = __float__
+    def __int__(self):
+        raise TracingError(_conversion_message("int"))
+
+    def __complex__(self):
+        raise TracingError(_conversion_message("complex"))
 
     def __array__(self, *args, **kwargs):
         raise TracingError(
@@ -99,13 +100,17 @@ class Box:
             "differentiate, e.g. anp.sin(x) instead of np.sin(x).")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        fn = _UFUNC_OPERATORS.get(ufunc.__name__)
+        name = ufunc.__name__
+        fn = _UFUNC_OPERATORS.get(name)
         if method == "__call__" and fn is not None and not kwargs:
             return getattr(_anp(), fn)(*inputs)
+        hint = (f"Use adlib.numpy.{name} instead (import adlib.numpy as anp)."
+                if hasattr(_anp(), name) and method == "__call__" else
+                f"adlib.numpy has no np.{name}{'' if method == '__call__' else '.' + method}: "
+                f"write it with adlib.numpy operations or a custom rule.")
         raise TracingError(
-            f"np.{ufunc.__name__} was applied to a value being differentiated "
-            f"({_describe(self)}); plain NumPy cannot carry derivatives. Use "
-            f"adlib.numpy.{ufunc.__name__} instead (import adlib.numpy as anp).")
+            f"np.{name} was applied to a value being differentiated "
+            f"({_describe(self)}); plain NumPy cannot carry derivatives. {hint}")
 
     def __array_function__(self, func, types, args, kwargs):
         name = getattr(func, "__name__", str(func))
@@ -113,10 +118,13 @@ class Box:
             return getattr(self, name)
         mod = getattr(func, "__module__", "numpy") or "numpy"
         sub = ".linalg" if "linalg" in mod else ""
+        anp = _anp().linalg if sub else _anp()
+        hint = (f"Use adlib.numpy{sub}.{name} instead (import adlib.numpy as anp)"
+                if hasattr(anp, name) else
+                f"adlib.numpy{sub} has no {name}: write it with adlib.numpy operations")
         raise TracingError(
             f"np{sub}.{name} was applied to a value being differentiated "
-            f"({_describe(self)}); plain NumPy cannot carry derivatives. Use "
-            f"adlib.numpy{sub}.{name} instead (import adlib.numpy as anp), or wrap "
+            f"({_describe(self)}); plain NumPy cannot carry derivatives. {hint}, or wrap "
             f"your NumPy code in ad.custom_jvp / ad.custom_vjp with a rule you derive.")
 
     def __setitem__(self, key, val):
@@ -236,6 +244,12 @@ def _primal(x):
 def _dtype(x):
     x = _primal(x)
     return x.dtype if hasattr(x, "dtype") else np.result_type(x)
+
+
+def _conversion_message(kind: str) -> str:
+    return (f"{kind}() of a value being differentiated would drop its derivative. Keep it "
+            f"as an array (use adlib.numpy operations), or compute it outside the function "
+            f"you differentiate.")
 
 
 def _describe(x) -> str:

@@ -345,12 +345,6 @@ def test_numpy_operators_with_plain_arrays_still_work():
     np.testing.assert_allclose(g, c - c - c * np.log(c) + c)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG in adlib/numpy/__init__.py: anp.array / anp.asarray strip the box of a traced "
-    "value (np.array(_primal(obj))) and return a constant, so the derivative is silently "
-    "zero. repro: ad.grad(lambda x: anp.sum(anp.asarray(x) ** 2))(np.ones(3)) -> [0, 0, 0] "
-    "(also anp.array([x[0], x[1]])). Fix: return the traced value itself (or stack the "
-    "list), or raise a TracingError."))
 @pytest.mark.parametrize("f", [lambda x: anp.asarray(x), lambda x: anp.array(x),
                                lambda x: anp.array([x[0], x[1], x[2]])],
                          ids=["asarray", "array", "array of list"])
@@ -415,3 +409,15 @@ def test_reduction_axis_type():
 def test_unsupported_norm():
     with pytest.raises(NotImplementedError, match=r"anp\.linalg\.norm: ord='nuc' for a 2-D array"):
         anp.linalg.norm(np.eye(2), "nuc")
+
+
+def test_int_of_traced_value_names_int():
+    with pytest.raises(ad.TracingError, match=r"int\(\) of a value being differentiated"):
+        ad.grad(lambda x: x * int(x))(1.5)
+
+
+def test_numpy_function_missing_from_adlib_says_so():
+    with pytest.raises(ad.TracingError, match=r"adlib.numpy has no cumsum: write it with adlib.numpy"):
+        ad.grad(lambda x: np.cumsum(x)[-1])(np.ones(3))
+    with pytest.raises(ad.TracingError, match=r"adlib.numpy has no np.add.accumulate"):
+        ad.grad(lambda x: np.add.accumulate(x)[-1])(np.ones(3))

@@ -68,9 +68,11 @@ def ones_like(x, dtype=None):
 
 def array(obj, dtype=None):
     """``np.array`` that also accepts (nested) lists of differentiated values."""
-    if isinstance(obj, (list, tuple)) and any(_contains_box(o) for o in obj):
-        return stack([array(o) for o in obj])
-    return _np.array(_primal(obj), dtype=dtype)
+    if _contains_box(obj):
+        if isinstance(obj, (list, tuple)):
+            return stack([array(o) for o in obj])
+        return obj      # already an array being differentiated: keep its derivative
+    return _np.array(obj, dtype=dtype)
 
 
 asarray = array

@@ -135,7 +135,7 @@ def _inside(x, lo, hi):
     x = _primal_of(x)
     lo = -np.inf if lo is None else _primal_of(lo)
     hi = np.inf if hi is None else _primal_of(hi)
-    return ((x >= lo) & (x <= hi)).astype(float)
+    return np.asarray((x >= lo) & (x <= hi), dtype=float)
 
 
 # An elementwise function's JVP and VJP coincide (the Jacobian is diagonal),
