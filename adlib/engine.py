@@ -321,8 +321,10 @@ class Primitive:
         Name used in errors and in drawn graphs.
     varargs
         Whether the function takes any number of array arguments (``stack``,
-        ``einsum``); then a single rule serves them all and receives the
-        argument's index first: ``rule(i, g, ans, *args, **kw)``.
+        ``einsum``).  Then one VJP rule serves them all and receives the
+        argument's index first, ``rule(i, g, ans, *args, **kw)``, and one JVP
+        rule receives the list of all tangents (``None`` for arguments not
+        being differentiated), ``rule(tangents, ans, *args, **kw)``.
 
     Notes
     -----
@@ -382,17 +384,22 @@ class Primitive:
 
     def _tangent(self, args, unboxed, kwargs, ans, argnums):
         jvps = self.jvps
+        if self.varargs:   # one rule sees every tangent at once (None where untraced)
+            tangents = [None] * len(args)
+            for i in argnums:
+                tangents[i] = args[i].tangent
+            t = jvps[0](tangents, ans, *unboxed, **kwargs)
+            if shape_of(t) != shape_of(ans):
+                t = _anp().broadcast_to(t, shape_of(ans))
+            return t
         t = None
         for i in argnums:
-            if self.varargs:   # one rule for all arguments, told which one it serves
-                ti = jvps[0](i, args[i].tangent, ans, *unboxed, **kwargs)
-            else:
-                rule = jvps[i] if i < len(jvps) else None
-                if rule is None:
-                    raise NotImplementedError(
-                        f"adlib has no JVP rule for argument {i} of '{self.name}'. "
-                        f"Register one with adlib.defjvp, or differentiate in reverse mode.")
-                ti = rule(args[i].tangent, ans, *unboxed, **kwargs)
+            rule = jvps[i] if i < len(jvps) else None
+            if rule is None:
+                raise NotImplementedError(
+                    f"adlib has no JVP rule for argument {i} of '{self.name}'. "
+                    f"Register one with adlib.defjvp, or differentiate in reverse mode.")
+            ti = rule(args[i].tangent, ans, *unboxed, **kwargs)
             t = ti if t is None else t + ti
         if shape_of(t) != shape_of(ans):
             t = _anp().broadcast_to(t, shape_of(ans))

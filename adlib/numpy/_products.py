@@ -135,10 +135,15 @@ def _einsum_fun(subscripts, *operands):
 _einsum = Primitive(_einsum_fun, "einsum", varargs=True)
 
 
-def einsum_jvp(i, t, ans, subscripts, *operands):
-    ops = list(operands)
-    ops[i - 1] = t
-    return _einsum(subscripts, *ops)
+def einsum_jvp(tangents, ans, subscripts, *operands):
+    out = None
+    for i, t in enumerate(tangents[1:]):    # product rule: one term per traced operand
+        if t is not None:
+            ops = list(operands)
+            ops[i] = t
+            term = _einsum(subscripts, *ops)
+            out = term if out is None else out + term
+    return out
 
 
 def einsum_vjp(i, g, ans, subscripts, *operands):

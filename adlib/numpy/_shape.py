@@ -130,10 +130,12 @@ def _slot(i, arrays, axis, sizes):
     return (slice(None),) * ax + (slice(start, start + sizes[i]),)
 
 
-def concatenate_jvp(i, t, ans, *arrays, axis=0):
-    zeros = [np.zeros(shape_of(a)) for a in arrays]
-    zeros[i] = t
-    return _concatenate(*zeros, axis=axis)
+def _tangents_or_zeros(tangents, arrays):
+    return [np.zeros(shape_of(a)) if t is None else t for t, a in zip(tangents, arrays)]
+
+
+def concatenate_jvp(tangents, ans, *arrays, axis=0):
+    return _concatenate(*_tangents_or_zeros(tangents, arrays), axis=axis)
 
 
 def concatenate_vjp(i, g, ans, *arrays, axis=0):
@@ -141,10 +143,8 @@ def concatenate_vjp(i, g, ans, *arrays, axis=0):
     return _getitem(g, _slot(i, arrays, axis, sizes))
 
 
-def stack_jvp(i, t, ans, *arrays, axis=0):
-    zeros = [np.zeros(shape_of(a)) for a in arrays]
-    zeros[i] = t
-    return _stack(*zeros, axis=axis)
+def stack_jvp(tangents, ans, *arrays, axis=0):
+    return _stack(*_tangents_or_zeros(tangents, arrays), axis=axis)
 
 
 def stack_vjp(i, g, ans, *arrays, axis=0):
