@@ -180,9 +180,9 @@ def check_vjp(f: Callable, primals: Sequence, *, seed: int = 0, eps: float = 1e-
     err = abs(lhs - rhs)
     if not err <= rtol * max(scale, 1e-300):
         raise AssertionError(
-            f"check_vjp({_name(f)}): dot-product test failed: <ybar, J xdot> = {lhs:.10g} "
-            f"(finite differences) but <J^T ybar, xdot> = {rhs:.10g} (pullback); "
-            f"difference {err:.3e}. The pullback is not the adjoint of the derivative.")
+            f"check_vjp({_name(f)}): dot-product test failed: <ybar, J xdot> = {lhs:.6g} "
+            f"(finite differences) but <J^T ybar, xdot> = {rhs:.6g} (pullback); "
+            f"difference {err:.2e}. The pullback is not the adjoint of the derivative.")
     return CheckResult("check_vjp", _name(f), lhs, rhs, err)
 
 
