@@ -32,6 +32,10 @@ MATHJAX_STAMP := _assets/.mathjax-$(MATHJAX_VERSION)
 # (a non-inline backend changes figure outputs).
 export PYTHONHASHSEED := 0
 unexport MPLBACKEND
+# One BLAS thread: on a 2-core machine a multi-threaded OpenBLAS stalls small
+# solves under load, which makes the measured cost ratios in notebooks noisy.
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
 # Prefer the kernelspec installed in .venv over any per-user one.
 export JUPYTER_PREFER_ENV_PATH := 1
 # Silence debugpy's "frozen modules" notice on kernel start-up.
@@ -48,13 +52,14 @@ PYTEST := $(BIN)/python -m pytest
 NBVAL_OPTS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	-W "ignore:Overlapping options from comments and metadata:UserWarning"
 
-.PHONY: help venv mathjax book test test-unit test-nbval test-site lab notebooks clean distclean
+.PHONY: help venv mathjax book test test-unit test-nbval test-site lab notebooks bench clean distclean
 
 help:
 	@echo "make book       build the site into _build/html (warnings are errors)"
 	@echo "make test       unit tests, strict nbval over book/, browser checks of the site"
 	@echo "make lab        start JupyterLab on the notebooks"
 	@echo "make notebooks  re-execute notebooks in place (all, or NB=book/partN/x.ipynb)"
+	@echo "make bench      gradient-cost benchmark of adlib (vs NumPy by hand and autograd)"
 	@echo "make clean      remove _build and the downloaded MathJax (distclean: also .venv)"
 
 # ---------------------------------------------------------------------------
@@ -127,6 +132,12 @@ test-nbval: $(STAMP)
 # rendered-site checks in headless chromium; always on a fresh build
 test-site: book
 	$(PYTEST) tests/site
+
+# ---------------------------------------------------------------------------
+# performance: ratios measured side by side in one run (see README, Benchmarks)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_grad.py
 
 clean:
 	rm -rf _build _assets/mathjax _assets/.mathjax-*
