@@ -1,0 +1,324 @@
+"""Tests of adlib.qp: differentiable equality- and inequality-constrained QPs.
+
+Rules are checked with central finite differences through the solver and with
+the dot-product test, with general (non-symmetric) random seeds.  About Q:
+solve_eqp uses the symmetric part (Q + Q^T)/2 (the objective sees nothing else),
+so its derivative in a general direction Qdot is the derivative in sym(Qdot),
+and the symmetric cotangent -sym(w_x x^T) is the exact adjoint for general
+Qdot.  That is why the checks below may perturb Q with general matrices; one test
+also uses the symmetric parametrization Q = S + S^T + cI, and one shows that the
+unsymmetrized -w_x x^T passes only that restricted test.
+"""
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+import adlib as ad
+import adlib.numpy as anp
+from adlib import qp
+from adlib.qp import (ActiveSetWarning, QPError, SingularKKTError, interior_point_qp,
+                      solve_eqp, solve_qp)
+from adlib.testing import check_grads, check_jvp, check_vjp
+
+
+def random_eqp(seed, n=5, m=2):
+    rng = np.random.default_rng(seed)
+    S = rng.standard_normal((n, n))
+    Q = S @ S.T + 0.5 * np.eye(n)
+    return Q, rng.standard_normal(n), rng.standard_normal((m, n)), rng.standard_normal(m)
+
+
+# ---- solve_eqp: the primal --------------------------------------------------------
+def test_eqp_solves_the_kkt_conditions():
+    Q, c, A, b = random_eqp(1)
+    x, lam = solve_eqp(Q, c, A, b)
+    np.testing.assert_allclose(Q @ x + c + A.T @ lam, 0, atol=1e-12)
+    np.testing.assert_allclose(A @ x, b, atol=1e-12)
+    # minimality: the objective does not decrease along feasible directions
+    N = scipy.linalg.null_space(A)
+    f = lambda x: 0.5 * x @ Q @ x + c @ x
+    for d in N.T:
+        assert f(x + 1e-3 * d) > f(x) and f(x - 1e-3 * d) > f(x)
+
+
+def test_eqp_uses_the_symmetric_part_of_Q():
+    Q, c, A, b = random_eqp(2)
+    K = np.random.default_rng(3).standard_normal(Q.shape)
+    skew = K - K.T
+    for a, b_ in zip(solve_eqp(Q + skew, c, A, b), solve_eqp(Q, c, A, b)):
+        np.testing.assert_allclose(a, b_, atol=1e-12)
+
+
+def test_eqp_without_constraints():
+    Q, c, _, _ = random_eqp(4)
+    x, lam = solve_eqp(Q, c, np.zeros((0, 5)), np.zeros(0))
+    np.testing.assert_allclose(x, np.linalg.solve(Q, -c), atol=1e-12)
+    assert lam.shape == (0,)
+    check_vjp(lambda Q, c: solve_eqp(Q, c, np.zeros((0, 5)), np.zeros(0))[0], (Q, c), seed=1)
+
+
+# ---- solve_eqp: the rules ---------------------------------------------------------
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_eqp_rules_general_seeds(seed):
+    args = random_eqp(10 + seed)
+    check_jvp(solve_eqp, args, seed=seed)
+    check_vjp(solve_eqp, args, seed=seed)
+
+
+def test_eqp_rules_with_symmetric_parametrization():
+    Q, c, A, b = random_eqp(20)
+    S = np.random.default_rng(21).standard_normal(Q.shape)
+
+    def f(S, c, A, b):
+        return solve_eqp(S + S.T + 6.0 * np.eye(5), c, A, b)
+    check_jvp(f, (S, c, A, b), seed=3)
+    check_vjp(f, (S, c, A, b), seed=4)
+
+
+def test_eqp_second_order():
+    check_grads(solve_eqp, random_eqp(30, n=4, m=1), order=2, seed=2)
+
+
+def test_eqp_pullback_formulas_and_symmetric_Qbar():
+    """The cotangents are the book's formulas, with w from one KKT solve."""
+    Q, c, A, b = random_eqp(40)
+    rng = np.random.default_rng(41)
+    xbar, lambar = rng.standard_normal(5), rng.standard_normal(2)
+    (x, lam), pull = ad.vjp(solve_eqp, Q, c, A, b)
+    Qbar, cbar, Abar, bbar = pull((xbar, lambar))
+    M = np.block([[Q, A.T], [A, np.zeros((2, 2))]])
+    w = np.linalg.solve(M, np.concatenate([xbar, lambar]))     # an independent solve
+    wx, wl = w[:5], w[5:]
+    np.testing.assert_allclose(cbar, -wx, atol=1e-12)
+    np.testing.assert_allclose(bbar, wl, atol=1e-12)
+    np.testing.assert_allclose(Abar, -(np.outer(lam, wx) + np.outer(wl, x)), atol=1e-12)
+    np.testing.assert_allclose(Qbar, Qbar.T, atol=1e-14)
+    np.testing.assert_allclose(Qbar, -0.5 * (np.outer(wx, x) + np.outer(x, wx)), atol=1e-12)
+
+
+def test_eqp_one_factorization_per_call(monkeypatch):
+    calls = []
+    real = scipy.linalg.lu_factor
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+    monkeypatch.setattr(qp.scipy.linalg, "lu_factor", counting)
+    args = random_eqp(50)
+    tangents = tuple(np.random.default_rng(51).standard_normal(np.shape(a)) for a in args)
+    ad.jvp(solve_eqp, args, tangents)
+    assert len(calls) == 1
+    calls.clear()
+    out, pull = ad.vjp(solve_eqp, *args)
+    pull(tuple(np.ones_like(o) for o in out))
+    assert len(calls) == 1
+
+
+# ---- the traps: unsymmetrized Qbar, the 1-D outer product ---------------------------
+def _eqp_with_pullback(Qbar_rule):
+    """solve_eqp with the book's pullback, except for the given Qbar."""
+    @ad.custom_vjp
+    def eqp(Q, c, A, b):
+        return solve_eqp(Q, c, A, b)
+
+    def fwd(Q, c, A, b):
+        x, lam = solve_eqp(Q, c, A, b)
+        return (x, lam), (Q, A, x, lam)
+
+    def bwd(res, cts):
+        Q, A, x, lam = res
+        n, m = len(x), len(lam)
+        M = np.block([[0.5 * (Q + Q.T), A.T], [A, np.zeros((m, m))]])
+        w = np.linalg.solve(M, np.concatenate(cts))
+        wx, wl = w[:n], w[n:]
+        return Qbar_rule(wx, x), -wx, -(np.outer(lam, wx) + np.outer(wl, x)), wl
+    eqp.defvjp(fwd, bwd)
+    return eqp
+
+
+def test_unsymmetrized_Qbar_passes_only_symmetric_perturbations():
+    Q, c, A, b = random_eqp(60)
+    eqp = _eqp_with_pullback(lambda wx, x: -np.outer(wx, x))
+    # restricted to symmetric perturbations (Q = S + S^T + cI) it is a valid adjoint ...
+    S = np.random.default_rng(61).standard_normal(Q.shape)
+    check_vjp(lambda S, c, A, b: eqp(S + S.T + 6.0 * np.eye(5), c, A, b), (S, c, A, b))
+    # ... but not for the function of a general Q (which sees only sym(Q))
+    with pytest.raises(AssertionError, match="dot-product test failed"):
+        check_vjp(eqp, (Q, c, A, b))
+    # the symmetrized rule passes both
+    good = _eqp_with_pullback(lambda wx, x: -0.5 * (np.outer(wx, x) + np.outer(x, wx)))
+    check_vjp(good, (Q, c, A, b))
+
+
+def test_one_d_outer_product_trap_is_a_shape_error():
+    Q, c, A, b = random_eqp(70)
+    # with 1-D arrays, x.T is x, and wx @ x.T is a scalar, not the n x n outer product
+    eqp = _eqp_with_pullback(lambda wx, x: -wx @ x.T)
+    with pytest.raises(ad.RuleError, match=r"returned a cotangent of shape \(\) for argument "
+                                           r"0, which has shape \(5, 5\)"):
+        check_vjp(eqp, (Q, c, A, b))
+
+
+def test_one_d_outer_product_trap_broadcast_is_caught_by_the_dot_product_test():
+    Q, c, A, b = random_eqp(71)
+    # broadcasting the scalar to Q's shape gets past the shape check, not past the test
+    eqp = _eqp_with_pullback(lambda wx, x: np.full((5, 5), -wx @ x.T))
+    with pytest.raises(AssertionError, match="dot-product test failed"):
+        check_vjp(eqp, (Q, c, A, b))
+
+
+# ---- errors -----------------------------------------------------------------------
+def test_eqp_shape_errors():
+    Q, c, A, b = random_eqp(80)
+    with pytest.raises(ValueError, match=r"solve_eqp: Q must be a square matrix \(n, n\), got "
+                                         r"shape \(5, 4\)"):
+        solve_eqp(Q[:, :4], c, A, b)
+    with pytest.raises(ValueError, match=r"solve_eqp: c must have shape \(5,\) to match Q"):
+        solve_eqp(Q, c[:3], A, b)
+    with pytest.raises(ValueError, match=r"solve_eqp: A must have shape \(m, 5\) to match Q "
+                                         r"of shape \(5, 5\), got \(2, 3\)"):
+        solve_eqp(Q, c, A[:, :3], b)
+    with pytest.raises(ValueError, match=r"solve_eqp: b must have shape \(2,\) to match A"):
+        solve_eqp(Q, c, A, b[:1])
+
+
+def test_eqp_singular_kkt():
+    Q, c, A, b = random_eqp(81)
+    A2 = np.vstack([A, A[0]])                       # dependent rows
+    with pytest.raises(SingularKKTError, match=r"KKT matrix .* \(8x8, n=5, m=3\) is singular"):
+        solve_eqp(Q, c, A2, np.concatenate([b, b[:1]]))
+    with pytest.raises(SingularKKTError, match="positive definite on the null space"):
+        solve_eqp(np.zeros((5, 5)), c, A, b)
+
+
+# ---- inequality-constrained QP ----------------------------------------------------------
+def random_qp(seed, n=4, m=1, p=6):
+    rng = np.random.default_rng(seed)
+    S = rng.standard_normal((n, n))
+    Q = S @ S.T + 0.3 * np.eye(n)
+    A, G = rng.standard_normal((m, n)), rng.standard_normal((p, n))
+    x0 = rng.standard_normal(n)                     # a feasible point
+    return Q, 3 * rng.standard_normal(n), A, A @ x0, G, G @ x0 + rng.uniform(0.1, 1, p)
+
+
+def brute_force_qp(Q, c, A, b, G, h):
+    """The exact solution by trying every active set (independent of the solver)."""
+    n, m, p = Q.shape[0], A.shape[0], G.shape[0]
+    for k in range(min(p, n - m) + 1):
+        for J in map(list, itertools.combinations(range(p), k)):
+            Aa, ba = np.vstack([A, G[J]]), np.concatenate([b, h[J]])
+            K = np.block([[Q, Aa.T], [Aa, np.zeros((len(ba), len(ba)))]])
+            z = np.linalg.solve(K, np.concatenate([-c, ba]))
+            if np.all(G @ z[:n] <= h + 1e-9) and np.all(z[n + m:] >= -1e-9):
+                return z[:n]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_interior_point_matches_brute_force(seed):
+    args = random_qp(seed, m=seed % 2)
+    res = interior_point_qp(*args)
+    np.testing.assert_allclose(res.x, brute_force_qp(*args), atol=1e-9)
+    Q, c, A, b, G, h = args
+    np.testing.assert_allclose(Q @ res.x + c + A.T @ res.lam + G.T @ res.mu, 0, atol=1e-10)
+    assert np.all(res.mu >= 0) and np.all(res.slack >= -1e-12)
+    np.testing.assert_allclose(res.mu * res.slack, 0, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 3, 5])
+def test_qp_rules_general_seeds(seed):
+    args = random_qp(seed)
+    assert interior_point_qp(*args).active.size > 0        # some constraint is active
+    check_jvp(solve_qp, args, seed=seed)
+    check_vjp(solve_qp, args, seed=seed)
+
+
+def test_qp_without_equalities():
+    Q, c, _, _, G, h = random_qp(6, m=0)
+
+    def f(Q, c, G, h):
+        return solve_qp(Q, c, None, None, G, h)
+    check_jvp(f, (Q, c, G, h), seed=1)
+    check_vjp(f, (Q, c, G, h), seed=2)
+    x, lam, mu = f(Q, c, G, h)
+    assert lam.shape == (0,)
+
+
+def test_inactive_constraints_have_zero_multiplier_and_derivative():
+    args = random_qp(3)
+    res = interior_point_qp(*args)
+    inactive = np.setdiff1d(np.arange(6), res.active)
+    assert inactive.size > 0
+    tangents = tuple(np.random.default_rng(9).standard_normal(np.shape(a)) for a in args)
+    (x, lam, mu), (xd, lamd, mud) = ad.jvp(solve_qp, args, tangents)
+    np.testing.assert_array_equal(mu[inactive], 0.0)
+    np.testing.assert_array_equal(mud[inactive], 0.0)
+
+
+def _kink_problem():
+    """Constraint 0 passes exactly through the unconstrained minimizer."""
+    rng = np.random.default_rng(90)
+    S = rng.standard_normal((3, 3))
+    Q, c = S @ S.T + np.eye(3), rng.standard_normal(3)
+    x_free = np.linalg.solve(Q, -c)
+    G = rng.standard_normal((2, 3))
+    h = np.array([G[0] @ x_free, G[1] @ x_free + 1.0])
+    return Q, c, G, h
+
+
+def test_active_set_change_warns_with_the_constraint_index():
+    Q, c, G, h = _kink_problem()
+    with pytest.warns(ActiveSetWarning, match=r"strict complementarity fails for inequality "
+                                              r"constraint\(s\) \[0\]"):
+        x, lam, mu = solve_qp(Q, c, None, None, G, h)
+    np.testing.assert_allclose(x, np.linalg.solve(Q, -c), atol=1e-9)
+
+
+def test_kink_derivative_is_the_one_sided_derivative_that_keeps_it_inactive():
+    Q, c, G, h = _kink_problem()
+
+    def x_of_h0(t):
+        return solve_qp(Q, c, None, None, G, h + t * np.array([1.0, 0.0]))[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ActiveSetWarning)
+        _, xdot = ad.jvp(x_of_h0, (0.0,), (1.0,))
+        eps = 1e-6
+        right = (x_of_h0(eps) - x_of_h0(0.0)) / eps     # loosening h0: stays inactive
+        left = (x_of_h0(0.0) - x_of_h0(-eps)) / eps     # tightening h0: becomes active
+    np.testing.assert_allclose(xdot, right, atol=1e-8)
+    assert np.max(np.abs(left - right)) > 1e-2          # a genuine kink
+
+
+def test_qp_errors():
+    Q, c, A, b, G, h = random_qp(7)
+    with pytest.raises(QPError, match="probably infeasible"):
+        interior_point_qp(Q, c, None, None, np.array([[1.0, 0, 0, 0], [-1.0, 0, 0, 0]]),
+                          np.array([-1.0, -1.0]))
+    with pytest.raises(SingularKKTError, match=r"active inequalities \[0, 1\] are linearly "
+                                               r"dependent \(LICQ fails\)"):
+        solve_qp(np.eye(4), np.zeros(4), None, None,
+                 np.array([[1.0, 0, 0, 0], [2.0, 0, 0, 0]]), np.array([-1.0, -2.0]))
+    with pytest.raises(ValueError, match=r"solve_qp: G must have shape \(p, 4\) to match Q, "
+                                         r"got \(6, 3\)"):
+        solve_qp(Q, c, A, b, G[:, :3], h)
+    with pytest.raises(ValueError, match=r"solve_qp: give both A and b, or neither"):
+        solve_qp(Q, c, A, None, G, h)
+
+
+def test_interior_point_iteration_limit_and_shapes():
+    Q, c, A, b, G, h = random_qp(8)
+    with pytest.raises(QPError, match=r"no convergence after 2 iterations \(largest KKT "
+                                      r"residual .*complementarity gap"):
+        interior_point_qp(Q, c, A, b, G, h, maxiter=2)
+    with pytest.raises(ValueError, match=r"interior_point_qp: h must have shape \(6,\) to "
+                                         r"match G of shape \(6, 4\), got \(5,\)"):
+        interior_point_qp(Q, c, A, b, G, h[:5])
+
+
+def test_qp_second_order():
+    args = random_qp(9, n=3, m=1, p=4)
+    assert interior_point_qp(*args).active.size > 0
+    check_grads(lambda c, h: solve_qp(args[0], c, args[2], args[3], args[4], h),
+                (args[1], args[5]), order=2, seed=3)
