@@ -157,8 +157,10 @@ class custom_jvp(_Custom):
             _, pull = vjp(tangent_map, *[_zeros(primal_leaves[k]) for k in boxed_idx])
             return list(pull(gs))
 
+        info = dict(kind="custom_jvp", rule=self, nondiff=nondiff, primals=primals,
+                    primal_leaves=primal_leaves, td=td, boxed_idx=boxed_idx)
         return _multi_output(self.name, out_leaves, out_td, level,
-                             [leaves[k].node for k in boxed_idx], transposed_jvp_pullback)
+                             [leaves[k].node for k in boxed_idx], transposed_jvp_pullback, info)
 
     def _run_rule(self, nondiff, primals, tangents, level):
         res = self.jvp(*nondiff, primals, tangents)
@@ -181,14 +183,14 @@ class custom_jvp(_Custom):
         return out, t_out
 
 
-def _multi_output(name, out_leaves, out_td, level, parents, pullback):
+def _multi_output(name, out_leaves, out_td, level, parents, pullback, info):
     """Box the outputs of a custom call as one node (plus one per extra output)."""
     if len(out_leaves) == 1:
         node = Node(name, None, (), {}, out_leaves[0], (), parents,
-                    pullback=lambda g: pullback([g]))
+                    pullback=lambda g: pullback([g]), custom=info)
         return tree.unflatten(out_td, [VJPBox(out_leaves[0], level, node)])
     call = Node(name, None, (), {}, tuple(out_leaves), (), parents, pullback=pullback,
-                n_out=len(out_leaves))
+                n_out=len(out_leaves), custom=info)
     n = len(out_leaves)
     boxes = []
     for k, y in enumerate(out_leaves):
@@ -298,7 +300,8 @@ class custom_vjp(_Custom):
             return [ct_leaves[k] for k in boxed_idx]
 
         return _multi_output(self.name, out_leaves, out_td, level,
-                             [leaves[k].node for k in boxed_idx], custom_vjp_pullback)
+                             [leaves[k].node for k in boxed_idx], custom_vjp_pullback,
+                             dict(kind="custom_vjp", rule=self, residuals=residuals))
 
 
 def _arg_of_leaf(k, arg_defs, diff):

@@ -269,15 +269,17 @@ class Node:
     ``parents`` are the nodes of the boxed arguments (``argnums`` says which
     argument each one is); ``args``/``kwargs``/``ans`` are what the forward
     pass stored for the VJP rules -- the *residuals* of reverse mode.  Custom
-    rules set ``pullback`` instead of ``prim``.
+    rules set ``pullback`` instead of ``prim``, and ``custom``: a dict naming
+    their ``kind`` (``'custom_jvp'`` or ``'custom_vjp'``) and what they keep.
     """
 
     __slots__ = ("name", "prim", "args", "kwargs", "ans", "argnums", "parents",
-                 "pullback", "n_out", "seq", "__weakref__")
+                 "pullback", "n_out", "seq", "custom", "__weakref__")
 
     def __init__(self, name, prim, args, kwargs, ans, argnums, parents,
-                 pullback=None, n_out=1):
+                 pullback=None, n_out=1, custom=None):
         self.seq = next(_node_seq)   # creation order: a topological order
+        self.custom = custom         # for custom rules: what the call keeps (a dict)
         self.name, self.prim, self.args, self.kwargs = name, prim, args, kwargs
         self.ans, self.argnums, self.parents = ans, argnums, parents
         self.pullback, self.n_out = pullback, n_out
