@@ -52,7 +52,7 @@ PYTEST := $(BIN)/python -m pytest
 NBVAL_OPTS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	-W "ignore:Overlapping options from comments and metadata:UserWarning"
 
-.PHONY: help venv mathjax book test test-unit test-nbval test-site lab notebooks bench clean distclean
+.PHONY: help venv mathjax book test test-unit test-nbval test-site test-rosetta lab notebooks bench clean distclean
 
 help:
 	@echo "make book       build the site into _build/html (warnings are errors)"
@@ -117,7 +117,7 @@ notebooks: $(STAMP)
 # ---------------------------------------------------------------------------
 # tests
 
-test: test-unit test-nbval test-site
+test: test-unit test-nbval test-site test-rosetta
 	@echo "all checks passed"
 
 # adlib's test suite and the self-test of the nbval set-up
@@ -133,6 +133,27 @@ test-nbval: $(STAMP)
 test-site: book
 	$(PYTEST) tests/site
 
+# Rosetta: the JAX and PyTorch versions of three of the book's rules, checked
+# against adlib, in a venv of their own (the book itself never imports them).
+# CPU builds only: torch 2.13.0 (a CPU wheel lies on this kind of machine's pip
+# path; other versions pull multi-GB CUDA builds) and jax/jaxlib from PyPI.
+ROSETTA_VENV ?= .venv-rosetta
+ROSETTA_BIN := $(ROSETTA_VENV)/bin
+ROSETTA_STAMP := $(ROSETTA_VENV)/.installed
+ROSETTA_PACKAGES := "numpy>=2.0,<3" "scipy>=1.13,<2" "pytest>=8,<10" \
+	torch==2.13.0 jax==0.10.2 jaxlib==0.10.2
+
+$(ROSETTA_STAMP): pyproject.toml
+	@if [ ! -x $(ROSETTA_BIN)/python ]; then $(PYTHON) -m venv $(ROSETTA_VENV); fi
+	$(ROSETTA_BIN)/python -m pip install --quiet --disable-pip-version-check $(ROSETTA_PACKAGES)
+	$(ROSETTA_BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+# ROSETTA_REQUIRE=1: a missing JAX or PyTorch fails instead of skipping
+test-rosetta: $(ROSETTA_STAMP)
+	ROSETTA_REQUIRE=1 $(ROSETTA_BIN)/python -m pytest tests/test_rosetta.py \
+	  -p no:cacheprovider -rs -W ignore::DeprecationWarning
+
 # ---------------------------------------------------------------------------
 # performance: ratios measured side by side in one run (see README, Benchmarks)
 
@@ -143,4 +164,4 @@ clean:
 	rm -rf _build _assets/mathjax _assets/.mathjax-*
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(ROSETTA_VENV)
