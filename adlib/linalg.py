@@ -49,7 +49,7 @@ from scipy.linalg import lapack
 from adlib import numpy as anp
 from adlib.engine import Primitive, _primal, defjvp, defvjp, shape_of
 
-__all__ = ["solve_lyapunov", "solve_sylvester", "quad_form", "expm",
+__all__ = ["solve_lyapunov", "solve_sylvester", "quad_form", "congruence", "expm",
            "SchurFactor", "LyapunovFactor", "SylvesterFactor", "counting"]
 
 
@@ -436,6 +436,53 @@ def quad_form(x, Q):
         raise ValueError(f"adlib.linalg.quad_form: Q must have shape (n, n) = "
                          f"{(sx[0], sx[0])} for x of shape {sx}, got {sq}")
     return _quad_form(x, Q)
+
+
+# ---- congruence B^T A B -----------------------------------------------------------------
+_congruence = Primitive(lambda A, B: B.T @ (A @ B), "congruence")
+
+
+def congruence_jvp_A(t, C, A, B): return _T(B) @ t @ B
+def congruence_jvp_B(t, C, A, B): return _T(t) @ A @ B + _T(B) @ A @ t
+def congruence_vjp_A(g, C, A, B): return B @ g @ _T(B)
+def congruence_vjp_B(g, C, A, B): return A @ B @ _T(g) + _T(A) @ B @ g
+
+
+defjvp(_congruence, congruence_jvp_A, congruence_jvp_B)
+defvjp(_congruence, congruence_vjp_A, congruence_vjp_B)
+
+
+def congruence(A, B):
+    """The congruence :math:`C = B^T A B` as one primitive.
+
+    Parameters
+    ----------
+    A : array_like, shape (n, n)
+        Need not be symmetric.
+    B : array_like, shape (n, k)
+
+    Notes
+    -----
+    :math:`\dot C = \dot B^T A B + B^T \dot A B + B^T A \dot B`,
+    :math:`\bar A = B \bar C B^T`, :math:`\bar B = A B \bar C^T + A^T B \bar C`.
+    The often quoted :math:`\bar B = 2 A B \bar C` needs both a symmetric
+    ``A`` and a symmetric cotangent.  Reverse mode through ``B.T @ A @ B``
+    gives the same numbers but stores the intermediate ``A @ B``; this
+    primitive stores only ``A`` and ``B``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> congruence(np.eye(2), np.array([[1.0], [2.0]]))
+    array([[5.]])
+    """
+    sa, sb = shape_of(A), shape_of(B)
+    if len(sa) != 2 or sa[0] != sa[1]:
+        raise ValueError(f"adlib.linalg.congruence: A must be square (n, n), got shape {sa}")
+    if len(sb) != 2 or sb[0] != sa[0]:
+        raise ValueError(f"adlib.linalg.congruence: B must have shape ({sa[0]}, k) for A of "
+                         f"shape {sa}, got {sb}")
+    return _congruence(A, B)
 
 
 # ---- matrix exponential -----------------------------------------------------------------

@@ -326,3 +326,24 @@ def test_counting_nests_and_resets(rng):
             alg.solve_lyapunov(A, Q)
     alg.solve_lyapunov(A, Q)   # outside: not counted
     assert outer == {"schur": 2, "solve": 2} and inner == {"schur": 1, "solve": 1}
+
+
+# ---- congruence B^T A B ------------------------------------------------------------
+def test_congruence_value_and_rules_general_matrices():
+    rng = np.random.default_rng(20261127)
+    A, B = rng.standard_normal((4, 4)), rng.standard_normal((4, 3))
+    np.testing.assert_allclose(alg.congruence(A, B), B.T @ A @ B, rtol=1e-12)
+    check_grads(alg.congruence, (A, B), order=2, seed=5)
+    # the same derivatives as differentiating the two products (independent route)
+    Cbar = rng.standard_normal((3, 3))
+    lib = ad.vjp(alg.congruence, A, B)[1](Cbar)
+    ref = ad.vjp(lambda A, B: B.T @ A @ B, A, B)[1](Cbar)
+    for u, v in zip(lib, ref):
+        np.testing.assert_allclose(u, v, rtol=1e-12)
+
+
+def test_congruence_shape_errors():
+    with pytest.raises(ValueError, match=r"congruence: A must be square \(n, n\), got shape \(3, 2\)"):
+        alg.congruence(np.ones((3, 2)), np.ones((3, 1)))
+    with pytest.raises(ValueError, match=r"congruence: B must have shape \(3, k\)"):
+        alg.congruence(np.ones((3, 3)), np.ones((2, 1)))
