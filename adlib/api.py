@@ -31,10 +31,14 @@ def _check_float(where: str, label: str, leaf: Any) -> None:
             f"arguments (close over it, or choose argnums).")
 
 
-def _labelled_leaves(where: str, args: Sequence) -> tuple[list, list, list]:
-    """Flatten each argument; return leaves, their labels and per-argument treedefs."""
+def _labelled_leaves(where: str, args: Sequence,
+                     positions: Sequence[int] | None = None) -> tuple[list, list, list]:
+    """Flatten each argument; return leaves, their labels and per-argument treedefs.
+
+    ``positions`` are the arguments' indices in the user's call (for argnums).
+    """
     leaves, labels, defs = [], [], []
-    for i, a in enumerate(args):
+    for i, a in zip(positions or range(len(args)), args):
         lv, td = tree.flatten(a)
         defs.append(td)
         for j, leaf in enumerate(lv):
@@ -126,8 +130,8 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     return _vjp(f, primals, "vjp")
 
 
-def _vjp(f: Callable, primals: Sequence, where: str):
-    leaves, labels, defs = _labelled_leaves(where, primals)
+def _vjp(f: Callable, primals: Sequence, where: str, positions: Sequence[int] | None = None):
+    leaves, labels, defs = _labelled_leaves(where, primals, positions)
     level = new_level()
     nodes = [leaf_node(label) for label in labels]
     boxed = [VJPBox(p, level, n) for p, n in zip(leaves, nodes)]
@@ -196,7 +200,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
     """Like :func:`grad`, but also return ``f``'s value: ``(value, gradient)``."""
     def value_and_grad_f(*args):
         nums, with_args = _split(args, argnums)
-        out, fn = _vjp(with_args(f), [args[a] for a in nums], "grad")
+        out, fn = _vjp(with_args(f), [args[a] for a in nums], "grad", nums)
         if isinstance(out, (tuple, list, dict)) or shape_of(out) != ():
             raise TypeError(
                 f"grad requires a function with a scalar output, but "
@@ -295,7 +299,7 @@ def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         nums, with_args = _split(args, argnums)
         for a in nums:
             _array_arg("jacrev", args, a)
-        out, fn = _vjp(with_args(f), [args[a] for a in nums], "jacrev")
+        out, fn = _vjp(with_args(f), [args[a] for a in nums], "jacrev", nums)
         if isinstance(out, (tuple, list, dict)):
             raise TypeError("jacrev: f must return a single array")
         out_shape = shape_of(out)

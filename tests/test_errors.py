@@ -421,3 +421,10 @@ def test_numpy_function_missing_from_adlib_says_so():
         ad.grad(lambda x: np.cumsum(x)[-1])(np.ones(3))
     with pytest.raises(ad.TracingError, match=r"adlib.numpy has no np.add.accumulate"):
         ad.grad(lambda x: np.add.accumulate(x)[-1])(np.ones(3))
+
+
+def test_integer_argument_is_named_by_its_position_in_the_call():
+    with pytest.raises(TypeError, match=r"grad: argument 1 has dtype int64"):
+        ad.grad(lambda x, n: x * n, argnums=1)(2.0, 3)
+    with pytest.raises(TypeError, match=r"jacrev: argument 2 has dtype int64"):
+        ad.jacrev(lambda x, y, n: x * n, argnums=(0, 2))(np.ones(2), 1.0, np.arange(2))
