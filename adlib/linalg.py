@@ -463,9 +463,9 @@ def congruence(A, B):
 
     Notes
     -----
-    :math:`\dot C = \dot B^T A B + B^T \dot A B + B^T A \dot B`,
-    :math:`\bar A = B \bar C B^T`, :math:`\bar B = A B \bar C^T + A^T B \bar C`.
-    The often quoted :math:`\bar B = 2 A B \bar C` needs both a symmetric
+    :math:`\\dot C = \\dot B^T A B + B^T \\dot A B + B^T A \\dot B`,
+    :math:`\\bar A = B \\bar C B^T`, :math:`\\bar B = A B \\bar C^T + A^T B \\bar C`.
+    The often quoted :math:`\\bar B = 2 A B \\bar C` needs both a symmetric
     ``A`` and a symmetric cotangent.  Reverse mode through ``B.T @ A @ B``
     gives the same numbers but stores the intermediate ``A @ B``; this
     primitive stores only ``A`` and ``B``.
