@@ -52,7 +52,7 @@ PYTEST := $(BIN)/python -m pytest
 NBVAL_OPTS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	-W "ignore:Overlapping options from comments and metadata:UserWarning"
 
-.PHONY: help venv mathjax book test test-unit test-nbval test-site test-rosetta lab notebooks bench clean distclean
+.PHONY: help venv mathjax book test test-unit test-nbval test-site test-rosetta rosetta lab notebooks bench clean distclean
 
 help:
 	@echo "make book       build the site into _build/html (warnings are errors)"
@@ -150,7 +150,7 @@ $(ROSETTA_STAMP): pyproject.toml
 	@touch $@
 
 # ROSETTA_REQUIRE=1: a missing JAX or PyTorch fails instead of skipping
-test-rosetta: $(ROSETTA_STAMP)
+rosetta test-rosetta: $(ROSETTA_STAMP)
 	ROSETTA_REQUIRE=1 $(ROSETTA_BIN)/python -m pytest tests/test_rosetta.py \
 	  -p no:cacheprovider -rs -W ignore::DeprecationWarning
 
