@@ -132,60 +132,37 @@ def best_of(fns: dict, repeats: int, number: int) -> dict:
     return best
 
 
-def check_same(name, ref, *others):
-    for o in others:
-        for a, b in zip(ref, o):
-            np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10,
-                                       err_msg=f"{name}: gradients disagree")
+def variants(f, x, hand=None, to_autograd=lambda x: x) -> dict:
+    """The candidates timed for one workload ``f(np_, x)``, checked to agree first."""
+    fns = {"f": lambda: f(np, x),
+           "adlib": lambda: ad.grad(lambda v: f(anp, v))(x)}
+    if hand is not None:
+        fns["hand"] = lambda: hand(x)
+    if autograd:
+        fns["autograd"] = lambda: autograd.grad(lambda v: f(agnp, v))(to_autograd(x))
+    reference = fns["hand"]() if hand is not None else fns["adlib"]()
+    for name in ("adlib", "autograd"):
+        if name in fns:
+            got = fns[name]()
+            for a, b in zip(*(v if isinstance(v, (list, tuple)) else [v]
+                              for v in (reference, got))):
+                np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10,
+                                           err_msg=f"{name}: gradient disagrees")
+    return fns
 
 
 def run(quick: bool = False) -> dict:
     rng = np.random.default_rng(0)
     reps = 3 if quick else 7
-    results = {}
-
     params, X, y = mlp_setup(rng)
-    fns = {
-        "f": lambda: mlp_loss(np, params, X, y),
-        "hand": lambda: mlp_grad_by_hand(params, X, y),
-        "adlib": lambda: ad.grad(lambda p: mlp_loss(anp, p, X, y))(params),
-    }
-    if autograd:
-        fns["autograd"] = lambda: autograd.grad(lambda p: mlp_loss(agnp, p, X, y))(list(params))
-    check_same("mlp", mlp_grad_by_hand(params, X, y), fns["adlib"](),
-               *( [fns["autograd"]()] if autograd else []))
-    results["mlp"] = best_of(fns, reps, 2)
-
     x = rng.standard_normal(100_000)
-    fns = {
-        "f": lambda: chain_f(np, x),
-        "hand": lambda: chain_grad_by_hand(x),
-        "adlib": lambda: ad.grad(lambda v: chain_f(anp, v))(x),
+    return {
+        "mlp": best_of(variants(lambda np_, p: mlp_loss(np_, p, X, y), params,
+                                lambda p: mlp_grad_by_hand(p, X, y), to_autograd=list), reps, 2),
+        "chain": best_of(variants(chain_f, x, chain_grad_by_hand), reps, 3),
+        "rosenbrock": best_of(variants(rosen_f, x, rosen_grad_by_hand), reps, 40),
+        "scalar": best_of(variants(scalar_f, 0.3), reps, 20),
     }
-    if autograd:
-        fns["autograd"] = lambda: autograd.grad(lambda v: chain_f(agnp, v))(x)
-    check_same("chain", [chain_grad_by_hand(x)], [fns["adlib"]()])
-    results["chain"] = best_of(fns, reps, 3)
-
-    fns = {
-        "f": lambda: rosen_f(np, x),
-        "hand": lambda: rosen_grad_by_hand(x),
-        "adlib": lambda: ad.grad(lambda v: rosen_f(anp, v))(x),
-    }
-    if autograd:
-        fns["autograd"] = lambda: autograd.grad(lambda v: rosen_f(agnp, v))(x)
-    check_same("rosenbrock", [rosen_grad_by_hand(x)], [fns["adlib"]()])
-    results["rosenbrock"] = best_of(fns, reps, 5)
-
-    s = 0.3
-    fns = {
-        "f": lambda: scalar_f(np, s),
-        "adlib": lambda: ad.grad(lambda v: scalar_f(anp, v))(s),
-    }
-    if autograd:
-        fns["autograd"] = lambda: autograd.grad(lambda v: scalar_f(agnp, v))(s)
-    results["scalar"] = best_of(fns, reps, 20)
-    return results
 
 
 TARGETS = {"mlp": 1.2, "chain": 1.5, "rosenbrock": 4.0}   # adlib grad / hand-written grad
