@@ -510,18 +510,17 @@ def _accumulate(a, b, a_owned: bool):
     if type(a) is list:   # multi-output nodes carry a list of cotangents
         return [y if x is None else x if y is None else _accumulate(x, y, False)
                 for x, y in zip(a, b)]
+    if type(a) is Scatter and type(b) is not Scatter:
+        a, b, a_owned = b, a, False
     if type(b) is Scatter:
-        if type(a) is Scatter or not a_owned or type(a) is not np.ndarray:
-            a = _dense(a) if type(a) is Scatter else a + np.zeros(b.shape)
+        if type(a) is Scatter:
+            a = a.dense()
+        elif type(a) is not np.ndarray:      # a traced value (higher order)
+            return a + b.dense()
+        elif not a_owned:
+            a = a.copy()
         a[b.idx] += b.g
         return a
-    if type(a) is Scatter:
-        a, b = b, a
-        if type(a) is np.ndarray:
-            a = a.copy()
-            a[b.idx] += b.g
-            return a
-        return a + b.dense()
     if a_owned and type(a) is np.ndarray and type(b) is np.ndarray and a.shape == b.shape:
         a += b
         return a

@@ -374,3 +374,23 @@ def test_same_function_differentiated_at_two_levels():
     for x in (0.2, 1.3):
         assert np.isclose(ad.grad(g)(x), np.cos(2 * x), rtol=1e-13)
         assert np.isclose(ad.jvp(g, (x,), (1.0,))[1], np.cos(2 * x), rtol=1e-13)
+
+
+def test_slice_cotangents_accumulate_with_traced_cotangents():
+    # f(x) = sum(x[1:] * x[:-1]) + sum(x**3): in grad-of-grad the slice pullbacks meet
+    # cotangents that are themselves being differentiated.  Hessian by hand:
+    # d2/dxi dxj of sum x_k x_{k+1} is 1 on the off-diagonals; sum x^3 gives diag(6 x).
+    x = np.array([0.3, -1.2, 0.8, 2.0])
+    f = lambda x: anp.sum(x[1:] * x[:-1]) + anp.sum(x ** 3)      # noqa: E731
+    H = np.diag(6 * x) + np.eye(4, k=1) + np.eye(4, k=-1)
+    np.testing.assert_allclose(ad.hessian(f)(x), H, rtol=1e-12)
+    np.testing.assert_allclose(ad.jacrev(ad.grad(f))(x), H, rtol=1e-12)
+    # a slice whose cotangent is a constant meets one that is being differentiated
+    f2 = lambda x: anp.sum(x ** 3) + anp.sum(x[1:]) + anp.sum(x[:2] ** 2)   # noqa: E731
+    H2 = np.diag(6 * x) + np.diag([2.0, 2.0, 0.0, 0.0])
+    np.testing.assert_allclose(ad.jacrev(ad.grad(f2))(x), H2, rtol=1e-12)
+    np.testing.assert_allclose(ad.hessian(f2)(x), H2, rtol=1e-12)
+    g = lambda x: anp.sum(x[1:] * anp.sin(x[:-1]))             # noqa: E731
+    v = np.array([0.5, 1.0, -0.3, 0.2])
+    hv = ad.grad(lambda x: anp.sum(ad.grad(g)(x) * v))(x)      # reverse over reverse
+    np.testing.assert_allclose(hv, ad.hessian(g)(x) @ v, rtol=1e-12)
