@@ -10,7 +10,9 @@ recipes it teaches, so that a notebook cell can display the derivation and check
   series, e.g. ``(X + εẊ)⁻¹ = X⁻¹ − εX⁻¹ẊX⁻¹ + O(ε²)``).
 * **Pullback by transposition.** Write ``⟨ȳ, ẏ⟩`` and read off whatever multiplies each
   ``ẋ``: it is ``x̄``. SymPy does the reading off as a gradient of the inner product with
-  respect to the tangent (``tr(Ȳᵀ Ẏ)`` for matrices).
+  respect to the tangent (``tr(Ȳᵀ Ẏ)`` for matrices). A symbol repeated in an explicit
+  matrix (a symmetric ``Q``) is one variable: its coefficient is split equally among its
+  entries, so ``Q̄`` is symmetric and ``⟨Q̄, Q̇⟩`` counts it once.
 * **Implicit functions** ``F(x, y) = 0``: the linear equation for ``ẏ`` and the adjoint
   equation ``∂ᵧFᵀ w = −ȳ`` with ``x̄ = ∂ₓFᵀ w``.
 
@@ -21,7 +23,8 @@ text ``repr``. Derived rules can be checked against SymPy's Jacobian of explicit
 and checked numerically with :mod:`adlib.testing` (:func:`check_numerically`).
 
 Naming: the tangent of ``x`` is ``xdot`` (LaTeX ``\\dot{x}``), its cotangent ``xbar``
-(LaTeX ``\\bar{x}``); the perturbation parameter is :data:`EPS` (``\\varepsilon``).
+(LaTeX ``\\bar{x}``); the perturbation parameter is :data:`EPS` (``\\varepsilon``, ``ε``
+in the text ``repr``).
 Column vectors are ``n×1`` matrix symbols; the generated code treats them as 1-D arrays.
 """
 from __future__ import annotations
@@ -39,6 +42,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy.printing.conventions import split_super_sub
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.str import StrPrinter
 
 __all__ = [
     "EPS", "dot", "bar", "inner", "latex",
@@ -123,6 +127,17 @@ class _NotationPrinter(LatexPrinter):
 
     def _print_Determinant(self, expr):
         return rf"\det\left({self._print(expr.arg)}\right)"
+
+
+class _TextPrinter(StrPrinter):
+    """SymPy's plain-text form, with ε for the perturbation parameter."""
+
+    def _print_Symbol(self, expr):
+        return "ε" if expr == EPS else super()._print_Symbol(expr)
+
+
+def _text(expr: Any) -> str:
+    return _TextPrinter().doprint(expr)
 
 
 def latex(expr: Any) -> str:
@@ -334,10 +349,33 @@ def inner(a: Any, b: Any) -> Any:
     return a * b
 
 
+def _expand_traces(expr: Any) -> Any:
+    """Use linearity of traces: ``tr(αA + βB) = α tr(A) + β tr(B)`` for scalars α, β."""
+    def split(tr: sp.Trace) -> Any:
+        terms = []
+        for term in sp.MatAdd.make_args(sp.expand(tr.arg)):
+            scalars, mats = term.as_coeff_matrices() if isinstance(term, sp.MatMul) else (1, [term])
+            terms.append(scalars * sp.Trace(sp.MatMul(*mats)))
+        return sp.Add(*terms)
+
+    return expr.replace(lambda e: isinstance(e, sp.Trace), split)
+
+
 def _gradient(scalar: Any, v: Variable) -> Any:
-    """The x̄ with ``scalar = ⟨x̄, v⟩ + (terms without v)``, for ``scalar`` linear in ``v``."""
+    """The x̄ with ``scalar = ⟨x̄, v⟩ + (terms without v)``, for ``scalar`` linear in ``v``.
+
+    A symbol repeated in an explicit matrix (e.g. ``q12`` in a symmetric ``Q``) is one
+    variable: the coefficient of its tangent is shared equally by its entries, so that
+    ``⟨x̄, ẋ⟩`` (a sum over entries) counts it once.
+    """
     if isinstance(v, sp.MatrixBase):
-        return sp.ImmutableMatrix(v.applyfunc(lambda e: sp.expand(sp.diff(scalar, e))))
+        entries = list(v)
+        return sp.ImmutableMatrix(v.applyfunc(
+            lambda e: sp.expand(sp.diff(scalar, e) / entries.count(e))))
+    if not _is_matrix(v) and scalar.has(sp.Trace):
+        # a scalar input multiplying matrices (θ A): SymPy cannot differentiate a trace
+        # by a scalar, so pull the scalars out of the traces first
+        scalar = _expand_traces(scalar)
     g = sp.diff(scalar, v)
     if isinstance(v, sp.MatrixSymbol) and g == 0:
         return sp.ZeroMatrix(*v.shape)
@@ -369,8 +407,8 @@ def _t(obj: Any) -> _Tex:
     if isinstance(obj, _Tex):
         return obj
     if isinstance(obj, sp.MatrixBase):  # one line of text, not SymPy's multi-line form
-        return _Tex(latex(obj), f"Matrix({sp.sstr(obj.tolist())})")
-    return _Tex(latex(obj), sp.sstr(obj))
+        return _Tex(latex(obj), f"Matrix({_text(obj.tolist())})")
+    return _Tex(latex(obj), _text(obj))
 
 
 def _parens(obj: Any) -> _Tex:
@@ -399,8 +437,8 @@ def _plus(items: list) -> _Tex:
 
 def _order_form(e0: Any, e1: Any) -> _Tex:
     """``e0 + ε (e1) + O(ε²)``."""
-    return _cat(e0, _Tex(r"+ \varepsilon", " + varepsilon*"), _parens(e1),
-                _Tex(r"+ O\left(\varepsilon^{2}\right)", " + O(varepsilon**2)"))
+    return _cat(e0, _Tex(r"+ \varepsilon", " + ε*"), _parens(e1),
+                _Tex(r"+ O\left(\varepsilon^{2}\right)", " + O(ε**2)"))
 
 
 def _leading_minus(e: Any) -> bool:
@@ -539,17 +577,17 @@ def pushforward(f: Any, inputs: Any, *, output: str | None = None) -> Pushforwar
     e0, e1 = _first_order(perturbed)
     ys = _output_symbol(y, _names(inputs + (y,)), output)
     yd = dot(ys)
-    lhs = _cat(ys, _Tex(r"+ \varepsilon", " + varepsilon*"), yd)
+    lhs = _cat(ys, _Tex(r"+ \varepsilon", " + ε*"), yd)
     steps = (
         _Step(_t(ys), _t(y), "the function"),
         _Step(lhs, _t(perturbed), "perturb the inputs"),
         _Step(_Tex("", ""), _order_form(e0, e1), "expand to first order"),
-        _Step(_cat(_Tex(r"\varepsilon", "varepsilon*"), yd),
-              _cat(_Tex(r"\varepsilon", "varepsilon*"), _parens(e1),
-                   _Tex(r"+ O\left(\varepsilon^{2}\right)", " + O(varepsilon**2)")),
+        _Step(_cat(_Tex(r"\varepsilon", "ε*"), yd),
+              _cat(_Tex(r"\varepsilon", "ε*"), _parens(e1),
+                   _Tex(r"+ O\left(\varepsilon^{2}\right)", " + O(ε**2)")),
               _Tex(rf"\text{{cancel }} {_t(ys).latex} = f(x)", f"cancel {_t(ys).text} = f(x)")),
         _Step(_t(yd), _t(e1), _Tex(r"\text{divide by } \varepsilon \text{, let } \varepsilon \to 0",
-                                   "divide by varepsilon, let varepsilon -> 0")),
+                                   "divide by ε, let ε -> 0")),
     )
     title = f"Pushforward of {_t(ys).text} = {_t(y).text}"
     return Pushforward(title, steps, inputs, tangents, y, ys, e1)
@@ -635,13 +673,27 @@ def _split_by(expr: Any, v: Variable, others: Sequence[Variable]) -> tuple:
     return (zero if with_v is None else with_v), (zero if rest is None else rest)
 
 
+#: Explicit linear systems for a tangent or multiplier are solved in closed form up to this
+#: many unknowns (the closed form grows quickly with the size).
+_MAX_CLOSED_FORM = 4
+
+
 def _solve_linear(op: Any, rhs: Any, v: Variable) -> Any:
     """Solve ``op(v) = rhs`` for ``v``; None when no closed form is found."""
     if isinstance(v, sp.MatrixBase):
-        sol = sp.solve(list(sp.Matrix(op) - sp.Matrix(rhs)), list(v), dict=True)
-        if len(sol) != 1 or set(sol[0]) != set(v):
+        # a linear system M v = r: Cramer's rule (adjugate over determinant) is quick and
+        # compact for a few unknowns; larger systems stay an equation
+        try:
+            M, r = sp.linear_eq_to_matrix(list(sp.Matrix(op) - sp.Matrix(rhs)), list(v))
+        except ValueError:  # not linear in v
             return None
-        return sp.ImmutableMatrix(v.applyfunc(lambda e: sp.simplify(sol[0][e])))
+        if M.rows != M.cols or M.rows > _MAX_CLOSED_FORM:
+            return None
+        det = sp.factor(M.det(method="berkowitz"))
+        if det == 0:
+            return None
+        num = M.adjugate(method="berkowitz") * r
+        return sp.ImmutableMatrix(*v.shape, [sp.expand(e) / det for e in num])
     if not _is_matrix(v):
         sol = sp.solve(sp.Eq(op, rhs), v)
         return sol[0] if len(sol) == 1 else None
@@ -742,7 +794,8 @@ def implicit_pushforward(residual: Any, inputs: Any, output: Variable) -> Implic
     """Linearize ``F(x, y) = 0`` (``y`` implicitly a function of ``x``): the equation for ``ẏ``.
 
     Perturbing both ``x`` and ``y`` and keeping first-order terms gives
-    ``∂ᵧF ẏ + ∂ₓF ẋ = 0``. For scalars and explicit matrices it is solved for ``ẏ``; for
+    ``∂ᵧF ẏ + ∂ₓF ẋ = 0``. For scalars it is solved for ``ẏ``; for explicit matrices it is
+    solved as a linear system (Cramer's rule) when ``ẏ`` has at most four entries; for
     matrix symbols it is solved when ``ẏ`` appears once, multiplied from one side
     (``A ẏ`` or ``ẏ A``); otherwise (e.g. a Lyapunov equation) it stays an equation.
 
@@ -966,9 +1019,33 @@ def _size_specs(sizes: Sequence, leaves: Sequence[Any]) -> list:
     return specs
 
 
+def _jacobian(fx: Any, variables: list) -> tuple:
+    """SymPy's Jacobian of ``fx`` with one column per entry of the flattened inputs.
+
+    A symbol repeated in an explicit matrix (``q12`` in a symmetric ``Q``) is one variable,
+    and its tangent fills all its entries. Its Jacobian column is shared equally by those
+    entries, so that ``J ẋ`` counts the tangent once. Returns ``(J, merge)``: ``merge`` adds
+    up the values of a per-entry list for each distinct variable; cotangents are compared
+    after merging, as ``⟨x̄, ẋ⟩ = ⟨Jᵀȳ, ẋ⟩`` for every tangent ``ẋ`` of that form.
+    """
+    distinct = list(dict.fromkeys(variables))
+    Ju = sp.Matrix(_flat(fx)).jacobian(distinct)
+    col = [distinct.index(v) for v in variables]
+    J = sp.Matrix(Ju.rows, len(variables), lambda i, p: Ju[i, col[p]] / col.count(col[p]))
+
+    def merge(values: list) -> list:  # values for the first len(values) entries
+        out = [sp.S.Zero] * len(distinct)
+        for p, value in enumerate(values):
+            out[col[p]] += value
+        return out
+
+    return J, merge
+
+
 def _jacobian_check(f: Any, inputs: tuple, rule: Callable, sizes: Sequence, seed: int,
                     leaves: Sequence[Any]) -> bool:
-    """Evaluate ``rule(point, J, [entry values])`` for SymPy's Jacobian ``J`` of ``f``."""
+    """Evaluate ``rule(point, J, merge)`` for SymPy's Jacobian ``J`` of ``f`` (see
+    :func:`_jacobian`) at random points until one is regular."""
     rng = np.random.default_rng(seed)
     for dims in _size_specs(sizes, list(inputs) + list(leaves)):
         for _attempt in range(20):
@@ -986,11 +1063,12 @@ def _jacobian_check(f: Any, inputs: tuple, rule: Callable, sizes: Sequence, seed
             else:
                 fx = pt.substitute(f, keep)
             variables = [e for ex in explicit for e in _flat(ex)]
-            J = sp.Matrix(_flat(fx)).jacobian(variables).xreplace(at)
+            J, merge = _jacobian(fx, variables)
+            J = J.xreplace(at)
             if _bad(J):
                 continue  # singular point: draw again
             try:
-                outcome = rule(pt, J)
+                outcome = rule(pt, J, merge)
             except (NonInvertibleMatrixError, ZeroDivisionError):
                 outcome = None
             if outcome is None:
@@ -1043,7 +1121,7 @@ def verify_pushforward(f: Any, inputs: Any, tangent_out: Any, *, sizes: Sequence
     inputs = _as_inputs(inputs)
     tangents = [dot(x) for x in inputs]
 
-    def rule(pt: _Point, J: sp.Matrix) -> bool | None:
+    def rule(pt: _Point, J: sp.Matrix, merge: Callable) -> bool | None:
         xdot = [v for t in tangents for v in _flat(pt.substitute(t))]
         claimed = pt.substitute(tangent_out)
         if _bad(claimed):
@@ -1096,12 +1174,14 @@ def verify_pullback(f: Any, inputs: Any, cotangents: Mapping | Sequence, *,
         y = _apply(f, inputs)
         cotangent_out = bar(_output_symbol(y, _names(inputs + (y,)), None))
 
-    def rule(pt: _Point, J: sp.Matrix) -> bool | None:
+    def rule(pt: _Point, J: sp.Matrix, merge: Callable) -> bool | None:
         ybar = _flat(pt.substitute(cotangent_out))
         claimed = [v for g in cot for v in _flat(pt.substitute(g))]
         if _bad(claimed):
             return None
-        return _same(list(J.T * sp.Matrix(ybar)), claimed)
+        if len(claimed) != J.cols:  # wrong shapes
+            return False
+        return _same(merge(list(J.T * sp.Matrix(ybar))), merge(claimed))
 
     return _jacobian_check(f, inputs, rule, sizes, seed, list(cot) + [cotangent_out])
 
@@ -1110,7 +1190,7 @@ def _verify_implicit(d: ImplicitPushforward | ImplicitPullback, sizes: Sequence,
     inputs, y = d.inputs, d.output
     ins = inputs + (y,)
 
-    def rule(pt: _Point, J: sp.Matrix) -> bool | None:
+    def rule(pt: _Point, J: sp.Matrix, merge: Callable) -> bool | None:
         nxs = [len(_flat(pt.substitute(x))) for x in inputs]
         Jx, Jy = J[:, :sum(nxs)], J[:, sum(nxs):]
         if isinstance(d, ImplicitPushforward):
@@ -1125,8 +1205,9 @@ def _verify_implicit(d: ImplicitPushforward | ImplicitPullback, sizes: Sequence,
             return ok
         w = sp.Matrix(_flat(pt.substitute(d.multiplier)))
         ok = _same(_flat(pt.substitute(d.adjoint_operator)), list(Jy.T * w))
-        ok = ok and _same([v for x in inputs for v in _flat(pt.substitute(d.cotangents[x]))],
-                          list(Jx.T * w))
+        # merged: a symbol repeated in an explicit input counts once in <xbar, xdot>
+        claimed = [v for x in inputs for v in _flat(pt.substitute(d.cotangents[x]))]
+        ok = ok and len(claimed) == Jx.cols and _same(merge(claimed), merge(list(Jx.T * w)))
         if ok and d.multiplier_solution is not None:
             sol = pt.substitute(d.multiplier_solution)
             if _bad(sol):

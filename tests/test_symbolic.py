@@ -437,3 +437,149 @@ def test_error_messages_say_what_to_do():
 def test_docstring_examples():
     result = doctest.testmod(sym, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 10 and result.failed == 0
+
+
+# ---- repeated symbols, larger explicit systems, scalar parameters, text repr ---------------------
+
+def _leaves(vs):
+    return [e for v in vs for e in (list(v) if isinstance(v, sp.MatrixBase) else [v])]
+
+
+def _rationals(symbols, seed):
+    """General random rational values (not symmetric, not special) for the given symbols."""
+    r = np.random.default_rng(seed)
+    return {s: sp.Rational(int(r.integers(-9, 10)) or 1, int(r.integers(1, 6))) for s in symbols}
+
+
+def test_symmetric_Q_with_a_repeated_symbol_in_an_equality_qp_kkt_system():
+    q11, q12, q22 = sp.symbols("q11 q12 q22")
+    Qs = sp.Matrix([[q11, q12], [q12, q22]])  # q12 appears twice
+    c, A1 = sp.Matrix(sp.symbols("c:2")), sp.Matrix([sp.symbols("a:2")])
+    b1, xv, lam = sp.Matrix([sp.Symbol("b0")]), sp.Matrix(sp.symbols("x:2")), sp.Symbol("lam")
+    z = sp.Matrix([*xv, lam])
+    F = sp.Matrix.vstack(Qs * xv + c + A1.T * lam, A1 * xv - b1)
+    ipf = implicit_pushforward(F, [Qs, c, A1, b1], z)
+    assert ipf.verify()  # the tangent of q12 fills both off-diagonal entries of Qdot
+    assert not dataclasses.replace(ipf, tangent_out=2 * ipf.tangent_out).verify()
+
+    # independent: differentiate the explicit solution z*(t) along the same direction
+    t = sp.Symbol("t")
+    ins, dins = [Qs, c, A1, b1], [dot(v) for v in (Qs, c, A1, b1)]
+    moved = {e: e + t * de for v, dv in zip(ins, dins) for e, de in zip(v, dv)}
+    Qt, ct, At, bt = (sp.Matrix(v).xreplace(moved) for v in ins)
+    kkt = sp.Matrix(sp.BlockMatrix([[Qt, At.T], [At, sp.zeros(1, 1)]]))
+    z_of_t = kkt.LUsolve(sp.Matrix.vstack(-ct, bt))
+    at = _rationals(sorted(kkt.free_symbols - {t} | set(_leaves(dins)), key=str), seed=41)
+    z_star = z_of_t.subs(t, 0).xreplace(at)
+    zdot_direct = z_of_t.diff(t).subs(t, 0).xreplace(at)
+    zdot_rule = sp.Matrix(ipf.tangent_out).xreplace(dict(zip(z, z_star))).xreplace(at)
+    assert zdot_rule == zdot_direct  # exact rationals
+
+    # pullback: Qbar is symmetric and <zbar, zdot> = sum <xbar, xdot> (sums over entries)
+    ipb = implicit_pullback(ipf)
+    assert ipb.verify()
+    Qbar = sp.Matrix(ipb.cotangents[sp.ImmutableMatrix(Qs)])
+    assert sp.expand(Qbar - Qbar.T) == sp.zeros(2, 2)
+    zbar = _rationals(list(ipb.cotangent_out), seed=42)
+    at_solution = {**dict(zip(z, z_star)), **at, **zbar}
+    w_star = sp.Matrix(ipb.multiplier_solution).xreplace(at_solution)
+    at_solution.update(zip(ipb.multiplier, w_star))
+
+    def pair(U, V):
+        return sum(sp.Matrix(U).xreplace(at_solution).multiply_elementwise(
+            sp.Matrix(V).xreplace(at_solution)))
+
+    lhs = pair(ipb.cotangent_out, zdot_direct)
+    rhs = sum(pair(g, dv) for g, dv in zip(ipb.cotangents.values(), dins))
+    assert lhs == rhs
+
+
+def test_repeated_symbol_in_plain_pushforward_and_pullback():
+    q11, q12, q22 = sp.symbols("q11 q12 q22")
+    Qs = sp.Matrix([[q11, q12], [q12, q22]])
+    v = sp.Matrix(sp.symbols("v:2"))
+    pf = pushforward(lambda M: (v.T * M * v)[0], [Qs])
+    assert pf.verify()
+    # independent: SymPy's derivative by each distinct symbol, times its tangent
+    by_hand = sum(sp.diff((v.T * Qs * v)[0], s) * dot(s) for s in (q11, q12, q22))
+    assert sp.expand(pf.tangent_out - by_hand) == 0
+    pb = pullback(pf)
+    assert pb.verify()
+    # the full derivative by q12 in both entries would count q12 twice in <Qbar, Qdot>
+    ybar = pb.cotangent_out
+    twice = sp.Matrix(2, 2, lambda i, j: ybar * sp.diff((v.T * Qs * v)[0], Qs[i, j]))
+    assert not verify_pullback(pb.output, [Qs], [twice], cotangent_out=ybar)
+
+
+def test_elementwise_nonlinear_fixed_point_is_solved_quickly():
+    import time
+    W = sp.Matrix(2, 2, sp.symbols("w:2:2"))
+    xv, zv = sp.Matrix(sp.symbols("x:2")), sp.Matrix(sp.symbols("z:2"))
+    F = zv - (W * zv + xv).applyfunc(sp.tanh)
+    start = time.perf_counter()
+    ipf = implicit_pushforward(F, [W, xv], zv)
+    ok = ipf.verify()
+    elapsed = time.perf_counter() - start
+    assert ipf.tangent_out is not None and ok
+    assert elapsed < 20, f"derivation and check took {elapsed:.1f} s"
+    # independent: central finite differences of the fixed point, found by iteration
+    r = rng()
+    W0, x0 = 0.4 * r.standard_normal((2, 2)), r.standard_normal(2)
+    Wd, xd = r.standard_normal((2, 2)), r.standard_normal(2)
+
+    def fixed_point(Wv, xv_):
+        z = np.zeros(2)
+        for _ in range(300):
+            z = np.tanh(Wv @ z + xv_)
+        return z
+
+    h = 1e-6
+    fd = (fixed_point(W0 + h * Wd, x0 + h * xd) - fixed_point(W0 - h * Wd, x0 - h * xd)) / (2 * h)
+    args = [*W, *xv, *zv, *dot(W), *dot(xv)]
+    rule = sp.lambdify(args, list(ipf.tangent_out), "numpy")
+    zdot = np.array(rule(*W0.ravel(), *x0, *fixed_point(W0, x0), *Wd.ravel(), *xd), dtype=float)
+    np.testing.assert_allclose(zdot, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_scalar_parameter_multiplying_matrix_symbols():
+    A0, A1 = sp.MatrixSymbol("A0", n, n), sp.MatrixSymbol("A1", n, n)
+    theta = sp.Symbol("theta1")
+    ipb = implicit_pullback(b - (A0 + theta * A1) * x, [A0, A1, theta, b], x)
+    assert ipb.verify(sizes=(2, 3))
+    thetabar = ipb.cotangents[theta]
+    assert not getattr(thetabar, "is_Matrix", False)  # a scalar: <w, dF/dtheta>
+    # independent: the explicit solution x = (A0 + theta A1)^-1 b and SymPy's Jacobian;
+    # the adjoint equation -(A0 + theta A1)^T w = -xbar gives w by hand
+    M = A0 + theta * A1
+    w, xbar = ipb.multiplier, ipb.cotangent_out
+    cot = {k: sp.sympify(g).subs(w, M.T.I * xbar).subs(x, M.I * b)
+           for k, g in ipb.cotangents.items()}
+    assert verify_pullback(M.I * b, [A0, A1, theta, b], cot, cotangent_out=xbar)
+    assert not verify_pullback(M.I * b, [A0, A1, theta, b], {**cot, theta: -cot[theta]},
+                               cotangent_out=xbar)
+    # and numerically: thetabar = d/dtheta <xbar, x(theta)> by central finite differences
+    r = rng()
+    k = 3
+    A00, A10 = r.standard_normal((k, k)) + 3 * np.eye(k), r.standard_normal((k, k))
+    b0, xbar0, th = r.standard_normal(k), r.standard_normal(k), 0.7
+
+    def solution(t):
+        return np.linalg.solve(A00 + t * A10, b0)
+
+    h = 1e-6
+    fd = xbar0 @ (solution(th + h) - solution(th - h)) / (2 * h)
+    thetabar_k = to_function(thetabar.subs(n, k), [v.subs(n, k) for v in (A1, x, w)])
+    w0 = np.linalg.solve((A00 + th * A10).T, xbar0)
+    assert abs(thetabar_k(A10, solution(th), w0) - fd) < 1e-6
+    # the explicit pullback of theta * A * x has the same kind of scalar cotangent
+    assert pullback(theta * A * x, [theta, A, x]).verify(sizes=(2, 3))
+
+
+def test_text_repr_writes_epsilon_as_a_letter_and_latex_keeps_varepsilon():
+    pf = pushforward(ys * sp.sin(xs), [xs, ys])
+    ipf = implicit_pushforward(ys ** 3 + xs * ys - 1, xs, ys)
+    for d in (pf, ipf):
+        text = repr(d)
+        assert "varepsilon" not in text and "ε*" in text and "O(ε**2)" in text
+        assert r"\varepsilon" in d._repr_latex_()
+    assert "(ε*xdot + x)" in repr(pf) and "divide by ε, let ε -> 0" in repr(pf)
