@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from adlib import tree
-from adlib.engine import (JVPBox, Node, TracingError, VJPBox, _describe, _primal,
+from adlib.engine import (JVPBox, Node, VJPBox, _describe, _primal,
                           backward, leaf_node, new_level, shape_of)
 
 __all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian"]

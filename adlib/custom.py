@@ -21,11 +21,11 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Sequence
 
-import numpy as np
 
 from adlib import tree
+from adlib.api import _zeros
 from adlib.engine import (JVPBox, Node, RuleError, TracingError, VJPBox, _BOX_TYPES,
-                          _describe, _primal, shape_of)
+                          _describe, shape_of)
 
 __all__ = ["custom_jvp", "custom_vjp"]
 
@@ -78,10 +78,6 @@ class _Custom:
 
 def _has_box(x) -> bool:
     return any(type(leaf) in _BOX_TYPES for leaf in tree.flatten(x)[0])
-
-
-def _zeros(x):
-    return np.zeros(shape_of(x), dtype=np.result_type(_primal(x), np.float64))
 
 
 def _outputs(out, level, boxes_for):

@@ -15,7 +15,7 @@ are too coarse to judge a rule.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 

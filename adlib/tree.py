@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import numpy as np
 
-__all__ = ["TreeDef", "flatten", "unflatten", "tree_map", "describe"]
+__all__ = ["TreeDef", "flatten", "unflatten", "tree_map"]
 
 
 class TreeDef:
@@ -102,12 +101,3 @@ def tree_map(fn: Callable, tree: Any, *rest: Any) -> Any:
             raise ValueError(f"tree_map: structures differ: {td!r} vs {otd!r}")
     return unflatten(td, [fn(*xs) for xs in zip(leaves, *(lv for lv, _ in others))])
 
-
-def describe(leaf: Any) -> str:
-    """Short description of a leaf for error messages: ``float64[3, 2]``."""
-    value = leaf
-    while hasattr(value, "value") and not isinstance(value, np.ndarray):
-        value = value.value
-    shape = np.shape(value)
-    dtype = np.result_type(value) if not isinstance(value, (list, tuple)) else "object"
-    return f"{dtype}[{', '.join(map(str, shape))}]" if shape else f"{dtype} scalar"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as _np
 from numpy import (  # noqa: F401  (constants and constructors create data)
-    arange, array as _np_array, e, empty, eye, float32, float64, full, identity, inf,
+    arange, e, empty, eye, float32, float64, full, identity, inf,
     linspace, nan, newaxis, ones, pi, zeros, ndarray, tril_indices, triu_indices,
 )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adlib.engine import Primitive, defjvp, defvjp, nondifferentiable
+from adlib.engine import Primitive, _primal, defjvp, defvjp, nondifferentiable
 from adlib.numpy._util import unbroadcast_to as ub
 
 P = Primitive
@@ -59,7 +59,6 @@ def power(x, y):
 
 def where(condition, x, y):
     """Elementwise choice; differentiable in ``x`` and ``y``, not in ``condition``."""
-    from adlib.engine import _primal
     return _where(_primal(condition), x, y)
 
 
@@ -122,19 +121,14 @@ def arctan_jvp(t, ans, x): return t / (1.0 + x * x)
 def sinh_jvp(t, ans, x): return t * cosh(x)
 def cosh_jvp(t, ans, x): return t * sinh(x)
 def tanh_jvp(t, ans, x): return t * (1.0 - ans * ans)
-def abs_jvp(t, ans, x): return t * np.sign(_primal_of(x))
+def abs_jvp(t, ans, x): return t * np.sign(_primal(x))
 def clip_jvp(t, ans, x, lo, hi): return t * _inside(x, lo, hi)
 
 
-def _primal_of(x):
-    from adlib.engine import _primal
-    return _primal(x)
-
-
 def _inside(x, lo, hi):
-    x = _primal_of(x)
-    lo = -np.inf if lo is None else _primal_of(lo)
-    hi = np.inf if hi is None else _primal_of(hi)
+    x = _primal(x)
+    lo = -np.inf if lo is None else _primal(lo)
+    hi = np.inf if hi is None else _primal(hi)
     return np.asarray((x >= lo) & (x <= hi), dtype=float)
 
 

@@ -4,14 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from adlib.engine import Primitive, defjvp, defvjp, shape_of
-from adlib.numpy._util import unbroadcast
+from adlib.numpy._util import swap_last as _mT, unbroadcast
 
 _matmul = Primitive(np.matmul, "matmul")
-
-
-def _mT(x):
-    from adlib import numpy as anp
-    return anp.swapaxes(x, -1, -2)
 
 
 def matmul_jvp_a(t, ans, a, b): return _matmul(t, b)

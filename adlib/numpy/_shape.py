@@ -85,13 +85,9 @@ def diag_vjp(g, ans, x, k=0):
     if len(shape) == 1:           # vector -> matrix: read the diagonal back
         return _diag(g, k)
     n = shape_of(ans)[0]          # matrix -> vector: scatter onto the diagonal
-    rows = np.arange(n) + builtins_max(-k, 0)
-    cols = np.arange(n) + builtins_max(k, 0)
+    rows = np.arange(n) + max(-k, 0)
+    cols = np.arange(n) + max(k, 0)
     return _untake(g, (rows, cols), shape)
-
-
-def builtins_max(a, b):
-    return a if a > b else b
 
 
 defjvp(reshape, reshape_jvp);           defvjp(reshape, reshape_vjp)

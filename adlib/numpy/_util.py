@@ -21,6 +21,12 @@ def unbroadcast(g, shape: tuple):
     return anp.reshape(g, shape)
 
 
+def swap_last(x):
+    """Swap the last two axes: the transpose of a matrix or of a stack of them."""
+    from adlib import numpy as anp
+    return anp.swapaxes(x, -1, -2)
+
+
 def unbroadcast_to(g, x):
     """``unbroadcast(g, shape of x)``."""
     return unbroadcast(g, shape_of(x))

@@ -27,12 +27,9 @@ import scipy.linalg
 from adlib.custom import custom_jvp
 from adlib.engine import Primitive, _primal, defjvp, defvjp, shape_of
 from adlib import numpy as anp
+from adlib.numpy._util import swap_last as _mT
 
 __all__ = ["inv", "solve", "det", "slogdet", "cholesky", "eigh", "norm", "LUFactor"]
-
-
-def _mT(x):
-    return anp.swapaxes(x, -1, -2)
 
 
 def _sym(x):
