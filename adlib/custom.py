@@ -19,15 +19,49 @@ first to the rules, as in JAX.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
-
 
 from adlib import tree
 from adlib.api import _zeros
 from adlib.engine import (JVPBox, Node, RuleError, TracingError, VJPBox, _BOX_TYPES,
                           _describe, shape_of)
 
-__all__ = ["custom_jvp", "custom_vjp"]
+__all__ = ["custom_jvp", "custom_vjp", "CustomCall"]
+
+
+@dataclass
+class CustomCall:
+    """What one call of a custom-rule function keeps (``Node.custom``).
+
+    Read by the graph tools and by :func:`adlib.observe.saved_arrays`.
+
+    Attributes
+    ----------
+    kind
+        ``'custom_jvp'`` or ``'custom_vjp'``.
+    rule
+        The :class:`custom_jvp` / :class:`custom_vjp` object that was called.
+    residuals
+        custom_vjp: what the forward rule saved for the backward rule.
+    nondiff, primals, primal_leaves, td, boxed_idx
+        custom_jvp: the non-differentiated arguments, the primal inputs (as
+        passed, and flattened with their treedef) and which leaves are traced;
+        enough to re-run the JVP rule on any tangent.
+    """
+
+    kind: str
+    rule: Any
+    residuals: Any = None
+    nondiff: Sequence = ()
+    primals: tuple = ()
+    primal_leaves: list = field(default_factory=list)
+    td: Any = None
+    boxed_idx: list = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> Any:
+        # transitional: code written against the former dict (adlib.graph)
+        return getattr(self, key)
 
 
 def _top_level(leaves: Sequence) -> tuple[int, type | None]:
@@ -153,8 +187,8 @@ class custom_jvp(_Custom):
             _, pull = vjp(tangent_map, *[_zeros(primal_leaves[k]) for k in boxed_idx])
             return list(pull(gs))
 
-        info = dict(kind="custom_jvp", rule=self, nondiff=nondiff, primals=primals,
-                    primal_leaves=primal_leaves, td=td, boxed_idx=boxed_idx)
+        info = CustomCall("custom_jvp", self, nondiff=nondiff, primals=primals,
+                          primal_leaves=primal_leaves, td=td, boxed_idx=boxed_idx)
         return _multi_output(self.name, out_leaves, out_td, level,
                              [leaves[k].node for k in boxed_idx], transposed_jvp_pullback, info)
 
@@ -297,7 +331,7 @@ class custom_vjp(_Custom):
 
         return _multi_output(self.name, out_leaves, out_td, level,
                              [leaves[k].node for k in boxed_idx], custom_vjp_pullback,
-                             dict(kind="custom_vjp", rule=self, residuals=residuals))
+                             CustomCall("custom_vjp", self, residuals=residuals))
 
 
 def _arg_of_leaf(k, arg_defs, diff):

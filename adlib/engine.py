@@ -1,5 +1,18 @@
 """The engine: traced values ("boxes"), primitives and the two passes.
 
+Rule API (one dispatch path for engine, graph and tests)::
+
+    prim.jvp_term(i, tangent, ans, args, kwargs)  # d out from argument i (any primitive)
+    prim.jvp_sum(tangents, ans, args, kwargs)     # tangents aligned with args, None =
+                                                  # untraced; the summed output tangent
+    prim.vjp_term(i, g, ans, args, kwargs)        # cotangent of argument i
+    prim.has_jvp(i), prim.has_vjp(i)              # is a rule registered for argument i?
+    defvjp(prim, *rules, reads=[(0,), (ANS,)])    # what each VJP rule reads
+    prim.vjp_reads(i, n_args)                     # -> tuple of positions / ANS, or None
+                                                  #    (None: not declared)
+A missing rule raises MissingRuleError (AdlibError + NotImplementedError).
+Custom-rule nodes carry ``Node.custom``: an ``adlib.custom.CustomCall`` record.
+
 How it works, in one screen:
 
 * Each call of a transformation (``jvp``, ``vjp``) opens a new *trace level*,
@@ -22,26 +35,22 @@ How it works, in one screen:
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from adlib.errors import AdlibError, MissingRuleError, RuleError, TracingError
+
 __all__ = ["Primitive", "primitive", "defjvp", "defvjp", "nondifferentiable",
            "JVPBox", "VJPBox", "Box", "Node", "new_level", "backward",
-           "AdlibError", "RuleError", "TracingError", "shape_of"]
+           "AdlibError", "RuleError", "TracingError", "MissingRuleError", "shape_of",
+           "ANS", "OTHERS"]
 
-
-# ---------------------------------------------------------------- errors ----
-class AdlibError(Exception):
-    """Base class of adlib's own errors."""
-
-
-class RuleError(AdlibError, ValueError):
-    """A derivative rule returned something of the wrong number, shape or kind."""
-
-
-class TracingError(AdlibError, TypeError):
-    """A value being differentiated went where adlib cannot follow it."""
+ANS = "ans"
+"""In ``defvjp(..., reads=...)``: the rule reads the primitive's answer."""
+OTHERS = "others"
+"""In ``defvjp(..., reads=...)`` of a varargs primitive: the rule for each
+argument reads every other argument."""
 
 
 # ---------------------------------------------------------------- levels ----
@@ -269,8 +278,8 @@ class Node:
     ``parents`` are the nodes of the boxed arguments (``argnums`` says which
     argument each one is); ``args``/``kwargs``/``ans`` are what the forward
     pass stored for the VJP rules -- the *residuals* of reverse mode.  Custom
-    rules set ``pullback`` instead of ``prim``, and ``custom``: a dict naming
-    their ``kind`` (``'custom_jvp'`` or ``'custom_vjp'``) and what they keep.
+    rules set ``pullback`` instead of ``prim``, and ``custom``: an
+    :class:`adlib.custom.CustomCall` record of what the call keeps.
     """
 
     __slots__ = ("name", "prim", "args", "kwargs", "ans", "argnums", "parents",
@@ -279,7 +288,7 @@ class Node:
     def __init__(self, name, prim, args, kwargs, ans, argnums, parents,
                  pullback=None, n_out=1, custom=None):
         self.seq = next(_node_seq)   # creation order: a topological order
-        self.custom = custom         # for custom rules: what the call keeps (a dict)
+        self.custom = custom         # for custom rules: a CustomCall record
         self.name, self.prim, self.args, self.kwargs = name, prim, args, kwargs
         self.ans, self.argnums, self.parents = ans, argnums, parents
         self.pullback, self.n_out = pullback, n_out
@@ -289,18 +298,7 @@ class Node:
         if self.pullback is not None:
             return self.pullback(g)
         prim, args, kwargs, ans = self.prim, self.args, self.kwargs, self.ans
-        vjps = prim.vjps
-        out = []
-        if prim.varargs:   # one rule for all arguments, told which one it serves
-            return [vjps[0](i, g, ans, *args, **kwargs) for i in self.argnums]
-        for i in self.argnums:
-            rule = vjps[i] if i < len(vjps) else None
-            if rule is None:
-                raise NotImplementedError(
-                    f"adlib has no VJP rule for argument {i} of '{prim.name}'. "
-                    f"Register one with adlib.defvjp, or differentiate in forward mode.")
-            out.append(rule(g, ans, *args, **kwargs))
-        return out
+        return [prim.vjp_term(i, g, ans, args, kwargs) for i in self.argnums]
 
     def __repr__(self) -> str:
         return f"Node({self.name})"
@@ -327,6 +325,8 @@ class Primitive:
         argument's index first, ``rule(i, g, ans, *args, **kw)``, and one JVP
         rule receives the list of all tangents (``None`` for arguments not
         being differentiated), ``rule(tangents, ans, *args, **kw)``.
+    differentiable
+        ``False`` for functions whose output carries no derivative.
 
     Notes
     -----
@@ -334,8 +334,9 @@ class Primitive:
     argument's tangent, the answer and the arguments.
     ``vjp : (T* b, b, *a) -> T* a`` per argument: a VJP rule receives the
     cotangent of the answer, the answer and the arguments.
+    Call rules through :meth:`jvp_term`, :meth:`jvp_sum` and :meth:`vjp_term`,
+    which hide the difference between fixed and varargs primitives.
     """
-
 
     def __init__(self, fun: Callable, name: str | None = None, varargs: bool = False,
                  differentiable: bool = True):
@@ -343,6 +344,7 @@ class Primitive:
         self.name = name or fun.__name__
         self.jvps: list = []
         self.vjps: list = []
+        self.reads: tuple | None = None
         self.varargs = varargs
         self.differentiable = differentiable
         self.__doc__ = fun.__doc__
@@ -355,6 +357,86 @@ class Primitive:
     def __name__(self) -> str:
         return self.name
 
+    # -- rule dispatch: the one place that knows how a rule is called ------
+    def has_jvp(self, i: int) -> bool:
+        """Whether a JVP rule is registered for argument ``i``."""
+        jvps = self.jvps
+        if self.varargs:
+            return bool(jvps) and jvps[0] is not None
+        return i < len(jvps) and jvps[i] is not None
+
+    def has_vjp(self, i: int) -> bool:
+        """Whether a VJP rule is registered for argument ``i``."""
+        vjps = self.vjps
+        if self.varargs:
+            return bool(vjps) and vjps[0] is not None
+        return i < len(vjps) and vjps[i] is not None
+
+    def _missing(self, mode: str, i: int) -> MissingRuleError:
+        other = "reverse" if mode == "JVP" else "forward"
+        return MissingRuleError(
+            f"adlib has no {mode} rule for argument {i} of '{self.name}'. Register one "
+            f"with adlib.def{mode.lower()}, or differentiate in {other} mode.")
+
+    def jvp_term(self, i: int, tangent, ans, args: Sequence, kwargs: dict):
+        """The output tangent contributed by argument ``i`` alone."""
+        if self.varargs:
+            tangents = [None] * len(args)
+            tangents[i] = tangent
+            return self.jvp_sum(tangents, ans, args, kwargs)
+        jvps = self.jvps
+        rule = jvps[i] if i < len(jvps) else None
+        if rule is None:
+            raise self._missing("JVP", i)
+        return rule(tangent, ans, *args, **kwargs)
+
+    def jvp_sum(self, tangents: Sequence, ans, args: Sequence, kwargs: dict):
+        """The output tangent; ``tangents`` has one entry per argument (``None``: untraced)."""
+        if self.varargs:   # one rule sees every tangent at once
+            jvps = self.jvps
+            if not jvps or jvps[0] is None:
+                raise self._missing("JVP", next(i for i, t in enumerate(tangents)
+                                                if t is not None))
+            return jvps[0](tangents, ans, *args, **kwargs)
+        t = None
+        for i, ti in enumerate(tangents):
+            if ti is not None:
+                term = self.jvp_term(i, ti, ans, args, kwargs)
+                t = term if t is None else t + term
+        return t
+
+    def vjp_term(self, i: int, g, ans, args: Sequence, kwargs: dict):
+        """The cotangent of argument ``i`` given the cotangent ``g`` of the answer."""
+        vjps = self.vjps
+        if self.varargs:
+            if not vjps or vjps[0] is None:
+                raise self._missing("VJP", i)
+            return vjps[0](i, g, ans, *args, **kwargs)
+        rule = vjps[i] if i < len(vjps) else None
+        if rule is None:
+            raise self._missing("VJP", i)
+        return rule(g, ans, *args, **kwargs)
+
+    def vjp_reads(self, i: int, n_args: int | None = None) -> tuple | None:
+        """What the VJP rule for argument ``i`` reads from the forward pass.
+
+        Argument positions and/or :data:`ANS`; ``None`` if the rule table does
+        not say (then assume every argument and the answer).  ``n_args`` (the
+        number of arguments of the call) is needed for varargs primitives
+        declared with :data:`OTHERS`.
+        """
+        reads = self.reads
+        if reads is None:
+            return None
+        entry = reads[0] if self.varargs else (reads[i] if i < len(reads) else None)
+        if entry == OTHERS:
+            if n_args is None:
+                raise TypeError(f"vjp_reads of varargs primitive '{self.name}' needs "
+                                f"n_args, the number of arguments of the call")
+            return tuple(j for j in range(n_args) if j != i)
+        return None if entry is None else tuple(entry)
+
+    # -- evaluation ---------------------------------------------------------
     def __call__(self, *args, **kwargs):
         top = 0
         for a in args:
@@ -382,30 +464,13 @@ class Primitive:
             node = Node(self.name, self, unboxed, kwargs, ans, argnums,
                         [args[i].node for i in argnums])
             return VJPBox(ans, top, node)
-        return JVPBox(ans, top, self._tangent(args, unboxed, kwargs, ans, argnums))
-
-    def _tangent(self, args, unboxed, kwargs, ans, argnums):
-        jvps = self.jvps
-        if self.varargs:   # one rule sees every tangent at once (None where untraced)
-            tangents = [None] * len(args)
-            for i in argnums:
-                tangents[i] = args[i].tangent
-            t = jvps[0](tangents, ans, *unboxed, **kwargs)
-            if shape_of(t) != shape_of(ans):
-                t = _anp().broadcast_to(t, shape_of(ans))
-            return t
-        t = None
+        tangents = [None] * len(args)
         for i in argnums:
-            rule = jvps[i] if i < len(jvps) else None
-            if rule is None:
-                raise NotImplementedError(
-                    f"adlib has no JVP rule for argument {i} of '{self.name}'. "
-                    f"Register one with adlib.defjvp, or differentiate in reverse mode.")
-            ti = rule(args[i].tangent, ans, *unboxed, **kwargs)
-            t = ti if t is None else t + ti
+            tangents[i] = args[i].tangent
+        t = self.jvp_sum(tangents, ans, unboxed, kwargs)
         if shape_of(t) != shape_of(ans):
             t = _anp().broadcast_to(t, shape_of(ans))
-        return t
+        return JVPBox(ans, top, t)
 
 
 def primitive(fun: Callable | None = None, *, name: str | None = None,
@@ -420,13 +485,45 @@ def primitive(fun: Callable | None = None, *, name: str | None = None,
 
 
 def defjvp(prim: Primitive, *rules: Callable | None) -> None:
-    """Register JVP rules, one per argument: ``rule(tangent, ans, *args, **kw)``."""
+    """Register JVP rules, one per argument: ``rule(tangent, ans, *args, **kw)``.
+
+    A varargs primitive takes one rule, ``rule(tangents, ans, *args, **kw)``.
+    """
     prim.jvps = list(rules)
 
 
-def defvjp(prim: Primitive, *rules: Callable | None) -> None:
-    """Register VJP rules, one per argument: ``rule(g, ans, *args, **kw)``."""
+def defvjp(prim: Primitive, *rules: Callable | None,
+           reads: Sequence | None = None) -> None:
+    """Register VJP rules, one per argument: ``rule(g, ans, *args, **kw)``.
+
+    Parameters
+    ----------
+    prim
+        The primitive.
+    *rules
+        One rule per argument (``None``: not differentiable in it).  A
+        varargs primitive takes one rule, ``rule(i, g, ans, *args, **kw)``.
+    reads
+        What each rule reads from the forward pass: one entry per rule, a
+        tuple of argument positions and/or :data:`ANS` (``None`` for an
+        argument without a rule).  A varargs primitive takes one entry, a
+        tuple or :data:`OTHERS`.  Shapes, axes and indices are metadata and
+        are not listed.  Queried with :meth:`Primitive.vjp_reads`; the test
+        suite poisons every value a rule says it does not read.
+    """
+    if reads is not None:
+        reads = tuple(reads)
+        if len(reads) != len(rules):
+            raise RuleError(f"defvjp of '{prim.name}': {len(rules)} rule(s) but "
+                            f"{len(reads)} reads entries; give one entry per rule")
+        for entry in reads:
+            if entry is None or entry == OTHERS:
+                continue
+            if not all(item == ANS or (type(item) is int and item >= 0) for item in entry):
+                raise RuleError(f"defvjp of '{prim.name}': reads entry {entry!r} must be "
+                                f"a tuple of argument positions and/or adlib.engine.ANS")
     prim.vjps = list(rules)
+    prim.reads = reads
 
 
 def nondifferentiable(fun: Callable, name: str | None = None) -> Primitive:
