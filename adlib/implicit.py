@@ -44,7 +44,9 @@ import scipy.sparse.linalg as spla
 from adlib import tree
 from adlib.api import jacfwd, jvp, vjp
 from adlib.custom import custom_jvp, custom_vjp
-from adlib.engine import _BOX_TYPES, AdlibError, JVPBox, TracingError, _primal, shape_of
+from adlib.engine import _BOX_TYPES, JVPBox, _primal, shape_of
+from adlib.errors import (AdlibError, ShapeError, SingularMatrixError, SolverError,
+                          TracingError, UnsupportedError)
 from adlib import numpy as anp
 
 __all__ = ["implicit_diff", "fixed_point_diff", "ImplicitFunction",
@@ -56,11 +58,11 @@ class ImplicitDiffError(AdlibError):
     """Base class of the errors raised by implicit differentiation."""
 
 
-class NotConvergedError(ImplicitDiffError, RuntimeError):
+class NotConvergedError(ImplicitDiffError, SolverError):
     """The solver's answer is not a root, or a linear solve did not converge."""
 
 
-class SingularJacobianError(ImplicitDiffError, np.linalg.LinAlgError):
+class SingularJacobianError(ImplicitDiffError, SingularMatrixError):
     """:math:`\\partial_x F` is singular: ``x`` is not a differentiable function of ``θ``."""
 
 
@@ -169,7 +171,7 @@ class ImplicitFunction:
                  residual_tol: float | None = 1e-6, cond_limit: float = 1e12,
                  kind: str = "implicit_diff"):
         if not (linear_solver in ("dense", "gmres", "cg") or callable(linear_solver)):
-            raise ValueError(f"{kind}: linear_solver={linear_solver!r}; use 'dense', 'gmres', "
+            raise ShapeError(f"{kind}: linear_solver={linear_solver!r}; use 'dense', 'gmres', "
                              f"'cg' or a function (matvec, b) -> x")
         functools.update_wrapper(self, solver)
         self.solver, self.residual = solver, residual
@@ -192,13 +194,13 @@ class ImplicitFunction:
             raise TracingError(f"{self.kind}({self.name}): the solver returned a value being "
                                f"differentiated; the solver must work on plain values.")
         if isinstance(x, (tuple, list, dict)):
-            raise TypeError(f"{self.kind}({self.name}): the solver returned a "
+            raise TracingError(f"{self.kind}({self.name}): the solver returned a "
                             f"{type(x).__name__}; it must return one array (stack several "
                             f"unknowns into one vector)")
         x = np.asarray(x, dtype=np.float64) if np.ndim(x) else np.float64(x)
         F = np.asarray(_primal(self.residual(x, *theta)), dtype=np.float64)
         if F.shape != np.shape(x):
-            raise ValueError(f"{self.kind}({self.name}): the residual returned shape "
+            raise ShapeError(f"{self.kind}({self.name}): the residual returned shape "
                              f"{_shape_str(F.shape)} for x of shape {_shape_str(np.shape(x))}; "
                              f"F(x, theta) must have the shape of x (as many equations as "
                              f"unknowns)")
@@ -222,7 +224,7 @@ class ImplicitFunction:
             A = anp.transpose(J) if transpose else J
             return anp.reshape(anp.linalg.solve(A, anp.reshape(rhs, (-1,))), shape)
         if _has_box((x, theta, rhs)):
-            raise NotImplementedError(
+            raise UnsupportedError(
                 f"{self.kind}({self.name}): linear_solver={self.linear_solver!r} gives first "
                 f"derivatives only; use linear_solver='dense' for higher-order derivatives.")
         solve = _krylov(self.linear_solver) if isinstance(self.linear_solver, str) \
@@ -250,7 +252,7 @@ class ImplicitFunction:
                 f"Keyword arguments are static (initial guesses, tolerances); pass "
                 f"parameters positionally.")
         if not theta:
-            raise TypeError(f"{self.kind}({self.name}): call it with the parameters theta "
+            raise TracingError(f"{self.kind}({self.name}): call it with the parameters theta "
                             f"as positional arguments")
         _, kind = _top(theta)
         if kind is None:

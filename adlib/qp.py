@@ -34,24 +34,29 @@ from typing import NamedTuple
 import numpy as np
 import scipy.linalg
 
-from adlib.engine import AdlibError, Primitive, _primal, defjvp, defvjp, shape_of
+from adlib.engine import Primitive, _primal, defjvp, defvjp, shape_of
+from adlib.errors import ShapeError, SingularMatrixError, SolverError
 from adlib.implicit import _BothModes, _has_box
 from adlib import numpy as anp
 
 __all__ = ["solve_eqp", "solve_qp", "interior_point_qp", "KKTFactor", "QPResult",
-           "QPError", "SingularKKTError", "ActiveSetWarning"]
+           "QPError", "SingularKKTError", "ActiveSetWarning", "DependentConstraintWarning"]
 
 
-class QPError(AdlibError, RuntimeError):
+class QPError(SolverError):
     """The QP solver did not converge (infeasible, unbounded or badly scaled problem)."""
 
 
-class SingularKKTError(AdlibError, np.linalg.LinAlgError):
+class SingularKKTError(SingularMatrixError):
     """The KKT matrix is singular: the solution or its multipliers are not unique."""
 
 
 class ActiveSetWarning(UserWarning):
     """A constraint is active with a zero multiplier: the derivative is one-sided there."""
+
+
+class DependentConstraintWarning(ActiveSetWarning):
+    """Active constraints are linearly dependent (LICQ fails): the multipliers are not unique."""
 
 
 # ------------------------------------------------------------ KKT matrix ----
@@ -158,17 +163,17 @@ def _shape_str(s) -> str:
 def _check_eqp(where, Q, c, A, b):
     sQ, sc, sA, sb = (shape_of(v) for v in (Q, c, A, b))
     if len(sQ) != 2 or sQ[0] != sQ[1]:
-        raise ValueError(f"{where}: Q must be a square matrix (n, n), got shape {_shape_str(sQ)}")
+        raise ShapeError(f"{where}: Q must be a square matrix (n, n), got shape {_shape_str(sQ)}")
     n = sQ[0]
     if sc != (n,):
-        raise ValueError(f"{where}: c must have shape ({n},) to match Q of shape "
+        raise ShapeError(f"{where}: c must have shape ({n},) to match Q of shape "
                          f"{_shape_str(sQ)}, got {_shape_str(sc)}")
     if len(sA) != 2 or sA[1] != n:
-        raise ValueError(f"{where}: A must have shape (m, {n}) to match Q of shape "
+        raise ShapeError(f"{where}: A must have shape (m, {n}) to match Q of shape "
                          f"{_shape_str(sQ)}, got {_shape_str(sA)} (use np.zeros((0, {n})) for "
                          f"no equality constraints)")
     if sb != (sA[0],):
-        raise ValueError(f"{where}: b must have shape ({sA[0]},) to match A of shape "
+        raise ShapeError(f"{where}: b must have shape ({sA[0]},) to match A of shape "
                          f"{_shape_str(sA)}, got {_shape_str(sb)}")
     return n, sA[0]
 
@@ -255,25 +260,56 @@ class QPResult(NamedTuple):
     lam: np.ndarray        #: multipliers of Ax = b
     mu: np.ndarray         #: multipliers of Gx <= h (>= 0)
     slack: np.ndarray      #: h - Gx (>= 0)
-    active: np.ndarray     #: indices of the active inequalities (positive multiplier)
+    active: np.ndarray     #: inequalities held as equalities (independent rows)
     weak: np.ndarray       #: indices where strict complementarity fails
     iterations: int        #: interior-point iterations
+    #: inequalities with G x = h whose rows depend linearly on the active ones and the
+    #: rows of A (LICQ fails there); their multipliers are set to zero
+    dependent: np.ndarray = np.zeros(0, dtype=int)
+
+
+def _independent_rows(A, G, order, rank_tol: float = 1e-9) -> np.ndarray:
+    """The indices in ``order`` whose rows of ``G`` are kept, greedily, in that order.
+
+    A row is kept when it is linearly independent of the rows of ``A`` and of the
+    rows kept before it (its distance to their span exceeds ``rank_tol`` times its
+    norm): a rank-revealing reduction, one Gram-Schmidt step per candidate.
+    """
+    basis = [r / np.linalg.norm(r) for r in _orthonormal_rows(A)]
+    kept = []
+    for i in order:
+        g = np.asarray(G[i], float)
+        r = g.copy()
+        for _ in range(2):                      # twice is enough (Kahan-Parlett)
+            for q in basis:
+                r -= (q @ r) * q
+        if np.linalg.norm(r) > rank_tol * max(np.linalg.norm(g), np.finfo(float).tiny):
+            basis.append(r / np.linalg.norm(r))
+            kept.append(i)
+    return np.asarray(kept, dtype=int)
+
+
+def _orthonormal_rows(A):
+    if A.shape[0] == 0:
+        return np.zeros((0, A.shape[1]))
+    q, _ = np.linalg.qr(A.T)
+    return q.T
 
 
 def _as_constraints(where, n, A, b, name_A, name_b):
     if A is None and b is None:
         return np.zeros((0, n)), np.zeros(0)
     if A is None or b is None:
-        raise ValueError(f"{where}: give both {name_A} and {name_b}, or neither")
+        raise ShapeError(f"{where}: give both {name_A} and {name_b}, or neither")
     return A, b
 
 
 def _check_ineq(where, n, G, h):
     sG, sh = shape_of(G), shape_of(h)
     if len(sG) != 2 or sG[1] != n:
-        raise ValueError(f"{where}: G must have shape (p, {n}) to match Q, got {_shape_str(sG)}")
+        raise ShapeError(f"{where}: G must have shape (p, {n}) to match Q, got {_shape_str(sG)}")
     if sh != (sG[0],):
-        raise ValueError(f"{where}: h must have shape ({sG[0]},) to match G of shape "
+        raise ShapeError(f"{where}: h must have shape ({sG[0]},) to match G of shape "
                          f"{_shape_str(sG)}, got {_shape_str(sh)}")
     return sG[0]
 
@@ -366,6 +402,13 @@ def interior_point_qp(Q, c, A, b, G, h, *, tol: float = 1e-10, maxiter: int = 10
     _check_eqp("interior_point_qp", Q, c, A, b)
     p = _check_ineq("interior_point_qp", n, G, h)
     m = A.shape[0]
+    kept = _independent_rows(np.zeros((0, n)), A, range(m))
+    if kept.size < m:
+        raise SingularKKTError(
+            f"interior_point_qp: the equality constraints are linearly dependent (A has "
+            f"shape {_shape_str(A.shape)} and rank {kept.size}): row(s) "
+            f"{np.setdiff1d(np.arange(m), kept).tolist()} of A combine the others. Remove "
+            f"them from A and b (if b is consistent) or write them as inequalities.")
     Qs = 0.5 * (Q + Q.T)
     scale = 1.0 + max(np.max(np.abs(Qs), initial=0), np.max(np.abs(c), initial=0),
                       np.max(np.abs(h), initial=0), np.max(np.abs(b), initial=0))
@@ -377,34 +420,46 @@ def interior_point_qp(Q, c, A, b, G, h, *, tol: float = 1e-10, maxiter: int = 10
     # read off the interior point (multiplier larger than slack); near a degenerate point
     # that guess can be off by a constraint, so a few active-set corrections follow
     # (drop the most negative multiplier, else add the most violated constraint).
+    # Where the active rows are linearly dependent (LICQ fails), only a maximal
+    # independent subset of them, picked by decreasing interior-point multiplier, is
+    # made an equality: x is the same, and the multipliers are those with zeros on the
+    # dependent rows.
     tol_d = degenerate_tol * scale
-    active = np.flatnonzero(z > s)
+    candidates = np.flatnonzero(z > s)
     for _ in range(2 * p + 1):
+        active = _independent_rows(A, G, candidates[np.argsort(-z[candidates],
+                                                               kind="stable")])
         Aa = np.vstack([A, G[active]])
         ba = np.concatenate([b, h[active]])
         try:
             xs, nus = _eqp_plain(Q, c, Aa, ba)
         except SingularKKTError as err:
             raise SingularKKTError(
-                f"interior_point_qp: the equality constraints together with the active "
-                f"inequalities {active.tolist()} are linearly dependent (LICQ fails), so the "
-                f"multipliers are not unique. ({err})") from None
+                f"interior_point_qp: the KKT matrix of the equality constraints and the "
+                f"active inequalities {active.tolist()} is singular: the equality "
+                f"constraints A are linearly dependent, or Q is not positive definite on "
+                f"the null space of the active constraints. ({err})") from None
         mu = np.zeros(p)
         mu[active] = nus[m:]
         slack = h - G @ xs
-        inactive = np.setdiff1d(np.arange(p), active)
+        outside = np.setdiff1d(np.arange(p), candidates)
         if active.size and np.min(mu[active]) < -tol_d:
-            active = np.setdiff1d(active, active[np.argmin(mu[active])])
-        elif inactive.size and np.min(slack[inactive]) < -tol_d:
-            active = np.union1d(active, inactive[np.argmin(slack[inactive])])
+            candidates = np.setdiff1d(candidates, active[np.argmin(mu[active])])
+        elif outside.size and np.min(slack[outside]) < -tol_d:
+            candidates = np.union1d(candidates, outside[np.argmin(slack[outside])])
         else:
             break
     else:
-        raise QPError("interior_point_qp: could not identify a consistent active set from "
-                      "the interior-point solution; the problem is badly scaled or degenerate.")
+        raise QPError("interior_point_qp: could not identify a consistent active set "
+                          "from the interior-point solution; the problem is badly scaled "
+                          "or degenerate.")
+    rest = np.setdiff1d(np.arange(p), active)
+    touching = rest[np.abs(slack[rest]) <= tol_d]          # G x = h, not an equality
+    dependent = touching[[not _independent_rows(np.vstack([A, G[active]]), G, [i]).size
+                          for i in touching]].astype(int)
     weak = np.sort(np.concatenate([active[np.abs(mu[active]) <= tol_d],
-                                   inactive[np.abs(slack[inactive]) <= tol_d]]))
-    return QPResult(xs, nus[:m], mu, slack, active, weak.astype(int), it)
+                                   np.setdiff1d(touching, dependent)]))
+    return QPResult(xs, nus[:m], mu, slack, active, weak.astype(int), it, dependent)
 
 
 def solve_qp(Q, c, A, b, G, h, *, tol: float = 1e-10, degenerate_tol: float = 1e-7):
@@ -423,6 +478,23 @@ def solve_qp(Q, c, A, b, G, h, *, tol: float = 1e-10, degenerate_tol: float = 1e
         fails): the solution has a kink there.  Such constraints are treated as
         inactive, which gives the one-sided derivative for perturbations that keep
         them inactive.
+    DependentConstraintWarning
+        When the active constraints are linearly dependent (LICQ fails, e.g. a
+        duplicated row, or three lines through one point in the plane).  ``x`` is
+        still unique and is computed exactly: a maximal linearly independent subset
+        of the active rows (``interior_point_qp(...).active``) is held as equalities,
+        and the dependent rows get ``mu = 0``, one of the many valid multipliers.
+        The derivatives are those of the QP without the dependent rows: exact for
+        perturbations of ``Q`` and ``c`` (they keep the dependency), one-sided for
+        perturbations of ``A, b, G, h`` that keep the dependent rows inactive;
+        ``mu`` itself is not a function of the data there.
+
+    Notes
+    -----
+    ``Q`` enters through its symmetric part :math:`\tfrac12(Q + Q^T)` only, in the
+    primal and in the rules, so the derivatives are those of the function of all
+    :math:`n^2` entries of ``Q`` that the primal computes (in every direction, not
+    only symmetric ones).
     """
     n = shape_of(Q)[0] if len(shape_of(Q)) == 2 else -1
     A, b = _as_constraints("solve_qp", n, A, b, "A", "b")
@@ -438,6 +510,15 @@ def solve_qp(Q, c, A, b, G, h, *, tol: float = 1e-10, degenerate_tol: float = 1e
             f"{degenerate_tol:.0e}). The solution is not differentiable at this point (the "
             f"active set changes here); the derivatives returned treat these constraints as "
             f"inactive (a one-sided derivative)."), stacklevel=2)
+    if res.dependent.size:
+        warnings.warn(DependentConstraintWarning(
+            f"solve_qp: the active constraints are linearly dependent (LICQ fails): "
+            f"inequality constraint(s) {res.dependent.tolist()} hold with G x = h but their "
+            f"rows are combinations of the rows of A and of the active inequalities "
+            f"{res.active.tolist()}. x is unique; the multipliers are not, and mu = 0 is "
+            f"returned for {res.dependent.tolist()}. The derivatives returned are those of "
+            f"the problem without them: exact for perturbations of Q and c, one-sided for "
+            f"perturbations of A, b, G, h that keep them inactive."), stacklevel=2)
     active = np.setdiff1d(res.active, res.weak)
     if not _has_box((Q, c, A, b, G, h)):
         mu = res.mu.copy()

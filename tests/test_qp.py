@@ -19,8 +19,8 @@ import scipy.linalg
 import adlib as ad
 import adlib.numpy as anp
 from adlib import qp
-from adlib.qp import (ActiveSetWarning, QPError, SingularKKTError, interior_point_qp,
-                      solve_eqp, solve_qp)
+from adlib.qp import (ActiveSetWarning, DependentConstraintWarning, QPError,
+                      SingularKKTError, interior_point_qp, solve_eqp, solve_qp)
 from adlib.testing import check_grads, check_jvp, check_vjp
 
 
@@ -296,15 +296,19 @@ def test_qp_errors():
     with pytest.raises(QPError, match="probably infeasible"):
         interior_point_qp(Q, c, None, None, np.array([[1.0, 0, 0, 0], [-1.0, 0, 0, 0]]),
                           np.array([-1.0, -1.0]))
-    with pytest.raises(SingularKKTError, match=r"active inequalities \[0, 1\] are linearly "
-                                               r"dependent \(LICQ fails\)"):
-        solve_qp(np.eye(4), np.zeros(4), None, None,
-                 np.array([[1.0, 0, 0, 0], [2.0, 0, 0, 0]]), np.array([-1.0, -2.0]))
     with pytest.raises(ValueError, match=r"solve_qp: G must have shape \(p, 4\) to match Q, "
                                          r"got \(6, 3\)"):
         solve_qp(Q, c, A, b, G[:, :3], h)
     with pytest.raises(ValueError, match=r"solve_qp: give both A and b, or neither"):
         solve_qp(Q, c, A, None, G, h)
+
+
+def test_qp_errors_belong_to_the_adlib_hierarchy():
+    assert issubclass(QPError, ad.errors.SolverError)
+    assert issubclass(SingularKKTError, ad.errors.SingularMatrixError)
+    Q, c, A, b, G, h = random_qp(7)
+    with pytest.raises(ad.errors.ShapeError, match=r"solve_qp: G must have shape"):
+        solve_qp(Q, c, A, b, G[:, :3], h)
 
 
 def test_interior_point_iteration_limit_and_shapes():
@@ -322,3 +326,108 @@ def test_qp_second_order():
     assert interior_point_qp(*args).active.size > 0
     check_grads(lambda c, h: solve_qp(args[0], c, args[2], args[3], args[4], h),
                 (args[1], args[5]), order=2, seed=3)
+
+
+# ---- failure of LICQ: dependent active rows, unique solution -------------------------
+# Projection of theta onto a polyhedron: min 1/2 |x|^2 - theta^T x  s.t.  G x <= h.
+THREE_LINES = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])    # x1, x2, x1 + x2 <= 0
+DUPLICATE = np.array([[0.0, 1.0], [0.0, 2.0]])                  # x2 <= 0 and 2 x2 <= 0
+
+
+def _projection(G, h):
+    def project(theta):
+        return solve_qp(np.eye(2), -theta, None, None, G, h)[0]
+    return project
+
+
+def _fd_jacobian(f, x, eps=1e-6):
+    return np.stack([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(x.size)],
+                    axis=1)
+
+
+@pytest.mark.parametrize("G, x_star, J_star", [
+    (THREE_LINES, [0.0, 0.0], np.zeros((2, 2))),
+    (DUPLICATE, [1.0, 0.0], np.diag([1.0, 0.0])),
+])
+def test_licq_failure_solves_and_differentiates_in_both_modes(G, x_star, J_star):
+    theta = np.array([1.0, 2.0])
+    project = _projection(G, np.zeros(len(G)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DependentConstraintWarning)
+        x = project(theta)
+        J_fwd, J_rev = ad.jacfwd(project)(theta), ad.jacrev(project)(theta)
+        J_fd = _fd_jacobian(project, theta)
+    # the exact projection (by hand: the corner, or the x1 axis)
+    np.testing.assert_allclose(x, x_star, atol=1e-12)
+    np.testing.assert_allclose(J_fwd, J_star, atol=1e-12)
+    np.testing.assert_allclose(J_rev, J_star, atol=1e-12)
+    np.testing.assert_allclose(J_fd, J_star, atol=1e-8)      # theta is inside the kink-free zone
+
+
+def test_licq_failure_multipliers_and_warning():
+    theta = np.array([1.0, 2.0])
+    with pytest.warns(DependentConstraintWarning,
+                      match=r"solve_qp: the active constraints are linearly dependent \(LICQ "
+                            r"fails\): inequality constraint\(s\) \[2\] hold with G x = h"):
+        x, lam, mu = solve_qp(np.eye(2), -theta, None, None, THREE_LINES, np.zeros(3))
+    # a valid multiplier: stationarity, sign, complementarity; zero on the dependent row
+    np.testing.assert_allclose(x - theta + THREE_LINES.T @ mu, 0, atol=1e-12)
+    assert np.all(mu >= 0) and mu[2] == 0.0
+    res = interior_point_qp(np.eye(2), -theta, None, None, THREE_LINES, np.zeros(3))
+    assert sorted(res.active.tolist()) == [0, 1] and res.dependent.tolist() == [2]
+    assert res.weak.size == 0
+
+
+def test_licq_failure_rules_pass_the_checkers_in_theta_and_Q():
+    """Q and c (theta) perturbations keep the dependency: the derivative is exact."""
+    rng = np.random.default_rng(100)
+    theta = np.array([1.0, 2.0])
+    Q = np.eye(2) + 0.1 * rng.standard_normal((2, 2))       # general, not symmetric
+    for G in (THREE_LINES, DUPLICATE):
+        def f(Q, theta):
+            return solve_qp(Q, -theta, None, None, G, np.zeros(len(G)))[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DependentConstraintWarning)
+            check_jvp(f, (Q, theta), seed=1)
+            check_vjp(f, (Q, theta), seed=2)
+
+
+def test_licq_failure_in_h_is_a_kink_and_the_derivative_is_one_sided():
+    """Loosening the dependent row keeps x; tightening it moves x: a kink in h."""
+    theta = np.array([1.0, 2.0])
+    e = np.array([0.0, 0.0, 1.0])                            # perturb h of x1 + x2 <= 0
+
+    def x_of_t(t):
+        return solve_qp(np.eye(2), -theta, None, None, THREE_LINES, t * e)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ActiveSetWarning)
+        _, xdot = ad.jvp(x_of_t, (0.0,), (1.0,))
+        eps = 1e-6
+        right = (x_of_t(eps) - x_of_t(0.0)) / eps               # loosening: stays inactive
+        left = (x_of_t(0.0) - x_of_t(-eps)) / eps               # tightening: x moves
+    np.testing.assert_allclose(xdot, right, atol=1e-8)
+    assert np.max(np.abs(left - right)) > 0.1
+
+
+def test_duplicated_row_with_other_constraints_matches_brute_force():
+    """A duplicated active row in a random QP: same x as without the duplicate."""
+    Q, c, A, b, G, h = random_qp(3)
+    res = interior_point_qp(Q, c, A, b, G, h)
+    i = res.active[0]
+    G2, h2 = np.vstack([G, 3.0 * G[i]]), np.concatenate([h, 3.0 * h[i:i + 1]])
+    with pytest.warns(DependentConstraintWarning, match=r"\[[0-9]\]"):
+        x, lam, mu = solve_qp(Q, c, A, b, G2, h2)
+    np.testing.assert_allclose(x, brute_force_qp(Q, c, A, b, G, h), atol=1e-9)
+    np.testing.assert_allclose(Q @ x + c + A.T @ lam + G2.T @ mu, 0, atol=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DependentConstraintWarning)
+        check_vjp(lambda Q, c: solve_qp(Q, c, A, b, G2, h2)[0], (Q, c), seed=5)
+        check_jvp(lambda Q, c: solve_qp(Q, c, A, b, G2, h2)[0], (Q, c), seed=6)
+
+
+def test_dependent_equality_constraints_still_raise():
+    Q, c, A, b, G, h = random_qp(7, m=1)
+    with pytest.raises(SingularKKTError, match=r"interior_point_qp: the equality constraints "
+                                               r"are linearly dependent \(A has shape \(2, 4\) "
+                                               r"and rank 1\): row\(s\) \[1\]"):
+        solve_qp(Q, c, np.vstack([A, A]), np.concatenate([b, b]), G, h)
