@@ -8,13 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from adlib.engine import Primitive, Scatter, _primal, defjvp, defvjp, shape_of
+from adlib.errors import ShapeError
 from adlib.numpy._util import unbroadcast
 
 P = Primitive
 
 reshape = P(lambda x, shape: np.reshape(x, shape), "reshape")
 _transpose = P(lambda x, axes=None: np.transpose(x, axes), "transpose")
-swapaxes = P(lambda x, a, b: np.swapaxes(x, a, b), "swapaxes")
+swapaxes = P(lambda x, axis1, axis2: np.swapaxes(x, axis1, axis2), "swapaxes")
 expand_dims = P(lambda x, axis: np.expand_dims(x, axis), "expand_dims")
 _squeeze = P(lambda x, axis=None: np.squeeze(x, axis), "squeeze")
 broadcast_to = P(lambda x, shape: np.broadcast_to(x, shape), "broadcast_to")
@@ -24,6 +25,22 @@ tril = P(lambda x, k=0: np.tril(x, k), "tril")
 flip = P(lambda x, axis=None: np.flip(x, axis), "flip")
 _diag = P(lambda x, k=0: np.diag(x, k), "diag")
 _trace = P(lambda x: np.trace(x), "trace")
+_diagonal = P(lambda x, offset=0, axis1=0, axis2=1: np.diagonal(x, offset, axis1, axis2).copy(),
+              "diagonal")
+
+
+def _undiagonal_fun(g, offset, axis1, axis2, shape):
+    """Zeros of ``shape`` with ``g`` on the diagonal that ``np.diagonal`` reads."""
+    out = np.zeros(shape, dtype=np.result_type(g, np.float64))
+    view = np.moveaxis(out, (axis1, axis2), (-2, -1))
+    k = np.shape(g)[-1] if np.ndim(g) else 0
+    rows = np.arange(k) + max(-offset, 0)
+    cols = np.arange(k) + max(offset, 0)
+    view[..., rows, cols] = g
+    return out
+
+
+_undiagonal = P(_undiagonal_fun, "undiagonal")   # adjoint of diagonal
 
 
 def _is_basic(idx) -> bool:
@@ -55,8 +72,8 @@ def reshape_jvp(t, ans, x, shape): return reshape(t, shape)
 def reshape_vjp(g, ans, x, shape): return reshape(g, shape_of(x))
 def transpose_jvp(t, ans, x, axes=None): return _transpose(t, axes)
 def transpose_vjp(g, ans, x, axes=None): return _transpose(g, _inverse_axes(axes, len(shape_of(x))))
-def swapaxes_jvp(t, ans, x, a, b): return swapaxes(t, a, b)
-def swapaxes_vjp(g, ans, x, a, b): return swapaxes(g, a, b)
+def swapaxes_jvp(t, ans, x, axis1, axis2): return swapaxes(t, axis1, axis2)
+def swapaxes_vjp(g, ans, x, axis1, axis2): return swapaxes(g, axis1, axis2)
 def expand_dims_jvp(t, ans, x, axis): return expand_dims(t, axis)
 def squeeze_jvp(t, ans, x, axis=None): return _squeeze(t, axis)
 def broadcast_to_jvp(t, ans, x, shape): return broadcast_to(t, shape)
@@ -74,6 +91,14 @@ def flip_jvp(t, ans, x, axis=None): return flip(t, axis)
 def diag_jvp(t, ans, x, k=0): return _diag(t, k)
 def trace_jvp(t, ans, x): return _trace(t)
 def trace_vjp(g, ans, x): return g * np.eye(*shape_of(x))
+def diagonal_jvp(t, ans, x, offset=0, axis1=0, axis2=1):
+    return _diagonal(t, offset, axis1, axis2)
+def diagonal_vjp(g, ans, x, offset=0, axis1=0, axis2=1):
+    return _undiagonal(g, offset, axis1, axis2, shape_of(x))
+def undiagonal_jvp(t, ans, g, offset, axis1, axis2, shape):
+    return _undiagonal(t, offset, axis1, axis2, shape)
+def undiagonal_vjp(h, ans, g, offset, axis1, axis2, shape):
+    return _diagonal(h, offset, axis1, axis2)
 
 
 def _reshape_back(g, ans, x, *args, **kwargs):
@@ -103,6 +128,8 @@ defjvp(tril, tril_jvp);                 defvjp(tril, tril_jvp)
 defjvp(flip, flip_jvp);                 defvjp(flip, flip_jvp)
 defjvp(_diag, diag_jvp);                defvjp(_diag, diag_vjp)
 defjvp(_trace, trace_jvp);              defvjp(_trace, trace_vjp)
+defjvp(_diagonal, diagonal_jvp);        defvjp(_diagonal, diagonal_vjp)
+defjvp(_undiagonal, undiagonal_jvp);    defvjp(_undiagonal, undiagonal_vjp)
 
 
 # ---- joining: any number of array arguments, one rule told its index ----------
@@ -199,23 +226,38 @@ def diag(x, k=0):
     return _diag(x, k)
 
 
-def diagonal(x):
-    """The main diagonal of a matrix."""
-    return _diag(x, 0)
+def diagonal(x, offset: int = 0, axis1: int = 0, axis2: int = 1):
+    """The diagonal over ``axis1`` and ``axis2``, as a new last axis (NumPy's order)."""
+    if len(shape_of(x)) < 2:
+        raise ShapeError(f"anp.diagonal expects at least 2 dimensions, got shape {shape_of(x)}")
+    return _diagonal(x, offset, axis1, axis2)
 
 
-def trace(x):
-    """Sum of the main diagonal of a matrix."""
-    if len(shape_of(x)) != 2:
-        raise ValueError(f"anp.trace expects a matrix, got shape {shape_of(x)}")
-    return _trace(x)
+def trace(x, offset: int = 0, axis1: int = 0, axis2: int = 1):
+    """Sum along a diagonal (NumPy's signature)."""
+    if len(shape_of(x)) < 2:
+        raise ShapeError(f"anp.trace expects at least 2 dimensions, got shape {shape_of(x)}")
+    if offset == 0 and (axis1, axis2) == (0, 1) and len(shape_of(x)) == 2:
+        return _trace(x)
+    from adlib.numpy._reductions import sum as _sum
+    return _sum(_diagonal(x, offset, axis1, axis2), axis=-1)
+
+
+def _axis_tuple(axes, ndim: int) -> tuple:
+    axes = (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
+    return tuple(int(a) % ndim for a in axes)
 
 
 def moveaxis(x, source, destination):
-    """Move one axis to a new position."""
+    """Move axes (an int or a sequence of them) to new positions."""
     ndim = len(shape_of(x))
-    order = [a for a in range(ndim) if a != source % ndim]
-    order.insert(destination % ndim, source % ndim)
+    source, destination = _axis_tuple(source, ndim), _axis_tuple(destination, ndim)
+    if len(source) != len(destination):
+        raise ShapeError(f"anp.moveaxis: source {source} and destination {destination} "
+                         "must have the same number of axes")
+    order = [a for a in range(ndim) if a not in source]
+    for dest, src in sorted(zip(destination, source)):
+        order.insert(dest, src)
     return _transpose(x, tuple(order))
 
 
