@@ -242,7 +242,7 @@ def test_rule_written_with_plain_numpy_is_refused_at_second_order():
 @pytest.mark.parametrize("check", [check_jvp, check_vjp, check_grads], ids=lambda c: c.__name__)
 def test_float32_inputs_give_a_clear_type_error(check):
     x = np.ones(3, dtype=np.float32)
-    with pytest.raises(TypeError, match=r"check_(jvp|vjp)\(sin\): argument 0 has dtype float32; "
+    with pytest.raises(TypeError, match=r"check_(jvp|vjp|grads)\(sin\): argument 0 has dtype float32; "
                                         r"rule checks need float64 inputs.*astype\(np\.float64\)"):
         check(anp.sin, (x,))
 
@@ -296,3 +296,187 @@ def test_check_results_carry_numbers_but_a_deterministic_repr():
     r = check_vjp(anp.tanh, (x,), seed=3)
     assert repr(r) == "check_vjp(tanh): passed"
     assert np.isclose(r.lhs, r.rhs, rtol=1e-6) and r.error == abs(r.lhs - r.rhs)
+    assert r.tolerance >= r.error and r.noise is not None and r.noise >= 0.0
+
+
+def test_jvp_results_carry_no_dot_product_sides():
+    r = check_jvp(anp.tanh, (rng_for("jvp result").normal(size=3),))
+    assert r.lhs is None and r.rhs is None and r.noise is None
+    assert 0.0 <= r.error <= r.tolerance
+
+
+# ------------------------------------------ detection independent of size ----
+def doubling(N: int, entry: int = -1, factor: float = 1.0):
+    """x -> 2x with a pullback whose entry ``entry`` is multiplied by ``factor``."""
+    @ad.custom_vjp
+    def double(x):
+        return 2.0 * x
+
+    def double_bwd(res, g):
+        scale = np.ones(N)
+        if entry >= 0:
+            scale[entry] = factor
+        return (2.0 * g * scale,)
+
+    double.defvjp(lambda x: (double(x), None), double_bwd)
+    return double
+
+
+def sin_exp(N: int, entry: int = -1, factor: float = 1.0):
+    """sin(x) exp(x) with a custom pullback, optionally wrong in one entry."""
+    @ad.custom_vjp
+    def sinexp(x):
+        return anp.sin(x) * anp.exp(x)
+
+    def sinexp_bwd(x, g):
+        scale = np.ones(N)
+        if entry >= 0:
+            scale[entry] = factor
+        return (g * (np.cos(x) + np.sin(x)) * np.exp(x) * scale,)
+
+    sinexp.defvjp(lambda x: (sinexp(x), x), sinexp_bwd)
+    return sinexp
+
+
+@pytest.mark.parametrize("N, factor", [(10**5, 1.5), (10**5, 0.5), (10**4, 1.01),
+                                       (10**4, 0.99)])
+def test_one_wrong_entry_is_rejected_at_scale(N, factor):
+    """The old tolerance grew like N and let these errors pass; now every
+    position and seed tried rejects them."""
+    rng = rng_for(f"one entry {N} {factor}")
+    x = rng.normal(size=N)
+    for seed in range(4):
+        entry = int(rng.integers(N))
+        for make in (doubling, sin_exp):
+            with pytest.raises(AssertionError, match=r"dot-product test failed"):
+                check_vjp(make(N, entry, factor), (x,), seed=seed)
+    with pytest.raises(AssertionError, match=r"check_vjp\(sinexp\)"):
+        check_grads(sin_exp(N, entry, factor), (x,), modes=("rev",))
+
+
+def test_correct_rules_pass_at_scale_over_many_seeds():
+    N = 10**5
+    x = rng_for("no false alarm").normal(size=N)
+    funcs = [doubling(N), sin_exp(N), lambda x: anp.sin(x) * anp.exp(x),
+             lambda x: x * x + anp.tanh(x)]
+    for seed in range(12):
+        for f in funcs:
+            r = check_vjp(f, (x,), seed=seed)
+            # not by a loose tolerance: the identity holds far below one term's size
+            assert r.tolerance < 1e-3, (seed, r.tolerance)
+
+
+def test_correct_rules_pass_on_wide_ranges_of_values():
+    """Large and badly scaled values (the rounding part of the tolerance)."""
+    rng = rng_for("wide values")
+    x = rng.normal(size=20_000) * np.exp(rng.uniform(-3, 3, size=20_000))
+    for seed in range(4):
+        check_vjp(lambda x: x * x + anp.tanh(x), (x,), seed=seed)
+        check_vjp(lambda x: anp.exp(0.3 * x) * anp.sum(x), (x[:500],), seed=seed)
+
+
+# --------------------------------------------------------------- misuse ----
+@pytest.mark.parametrize("check", [check_jvp, check_vjp, check_grads], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("primals", [np.ones(3), 0.5], ids=["array", "float"])
+def test_primals_not_a_tuple_is_a_type_error_that_says_so(check, primals):
+    with pytest.raises(TypeError, match=rf"{check.__name__}\(sin\): primals must be a tuple "
+                                        r"with one entry per argument of sin, got a "
+                                        r"(ndarray of shape \(3,\)|float).*"
+                                        rf"{check.__name__}\(sin, \(x,\)\)"):
+        check(anp.sin, primals)
+    with pytest.raises(ad.AdlibError):
+        check(anp.sin, primals)
+
+
+# ---------------------------------------------------- structured domains ----
+def lower_read_matvec(wrong_factor: float = 1.0, symmetrize: bool = True):
+    """y = S(X) v where S(X) reads only the lower triangle of X (as NumPy's
+    cholesky and eigh do) and mirrors it; the rule symmetrizes the tangent,
+    which is right for symmetric X and symmetric tangents only."""
+    @ad.custom_vjp
+    def lower_matvec(X, v):
+        S = np.tril(X) + np.tril(X, -1).T
+        return S @ v
+
+    def bwd(res, g):
+        X, v = res
+        S = np.tril(X) + np.tril(X, -1).T
+        Xbar = np.outer(g, v)
+        if symmetrize:
+            Xbar = 0.5 * (Xbar + Xbar.T)
+        return wrong_factor * Xbar, S.T @ g
+
+    lower_matvec.defvjp(lambda X, v: (lower_matvec(X, v), (X, v)), bwd)
+    return lower_matvec
+
+
+def test_a_rule_for_symmetric_inputs_passes_on_the_symmetric_domain_only():
+    from adlib.testing.domains import symmetric
+    rng = rng_for("symmetric domain")
+    X, v = rng.normal(size=(4, 4)), rng.normal(size=4)
+    X = X + X.T
+    f = lower_read_matvec()
+    with pytest.raises(AssertionError, match=r"check_vjp\(lower_matvec\)"):
+        check_vjp(f, (X, v))                       # general directions: rule != primal
+    for seed in range(5):
+        check_vjp(f, (X, v), domain=(symmetric, None), seed=seed)
+    # ProjectTo: the unsymmetrized cotangent g v^T projects onto the same element
+    check_vjp(lower_read_matvec(symmetrize=False), (X, v), domain=(symmetric, None))
+    # a genuinely wrong rule is still rejected on the domain
+    with pytest.raises(AssertionError, match=r"dot-product test failed"):
+        check_vjp(lower_read_matvec(wrong_factor=1.3), (X, v), domain=(symmetric, None))
+
+
+def test_domain_applies_to_jvp_and_grads():
+    from adlib.testing import domains
+    rng = rng_for("domain jvp")
+    A = rng.normal(size=(3, 3))
+
+    @ad.custom_jvp
+    def lower_square(X):
+        L = np.tril(X)
+        return L @ L.T
+
+    @lower_square.defjvp
+    def lower_square_jvp(primals, tangents):
+        (X,), (Xd,) = primals, tangents
+        L = anp.tril(X)
+        return lower_square(X), Xd @ L.T + L @ Xd.T      # assumes Xd lower triangular
+
+    L0 = np.tril(A)
+    with pytest.raises(AssertionError, match=r"check_jvp\(lower_square\)"):
+        check_jvp(lower_square, (L0,))
+    check_jvp(lower_square, (L0,), domain=domains.lower_triangular)
+    check_grads(lower_square, (L0,), modes=("fwd",), domain=domains.lower_triangular)
+
+
+def test_projectors_are_orthogonal_projections():
+    from adlib.testing import domains
+    rng = rng_for("projectors")
+    for d in (domains.symmetric, domains.lower_triangular, domains.upper_triangular,
+              domains.diagonal, domains.full):
+        X, Y = rng.normal(size=(2, 5, 5))
+        PX = d.project(X)
+        assert np.allclose(d.project(PX), PX)                           # idempotent
+        assert np.isclose(np.sum(PX * Y), np.sum(X * d.project(Y)))     # self-adjoint
+        assert d.distance(PX) == 0.0
+
+
+def test_domain_misuse_messages():
+    from adlib.testing.domains import lower_triangular, symmetric
+    rng = rng_for("domain misuse")
+    X = rng.normal(size=(3, 3))
+    with pytest.raises(ad.AdlibError, match=r"check_vjp\(<lambda>\): argument 0 is not in the "
+                                            r"domain symmetric .* adlib\.testing\.domains\."
+                                            r"symmetric\(x\)"):
+        check_vjp(lambda X: X @ X, (X,), domain=symmetric)
+    with pytest.raises(ValueError):
+        check_jvp(lambda X: X @ X, (X,), domain=lower_triangular)
+    with pytest.raises(TypeError, match=r"domain=Domain\(symmetric\) is ambiguous for 2 "
+                                        r"arguments.*domain=\(symmetric, None\)"):
+        check_vjp(lambda X, Y: X @ Y, (X, X), domain=symmetric)
+    with pytest.raises(TypeError, match=r"a tuple of 2 entries"):
+        check_vjp(lambda X, Y: X @ Y, (X, X), domain=(symmetric,))
+    with pytest.raises(ValueError, match=r"domain symmetric needs arrays with at least 2 "
+                                         r"dimensions, got shape \(3,\)"):
+        check_vjp(anp.sin, (np.ones(3),), domain=symmetric)
