@@ -569,3 +569,56 @@ def test_maps_on_dicts(rng):
         "x": np.zeros(3), "b": np.zeros(2)}, name="id"), seed=4).passed
     with pytest.raises(ValueError, match=r"input has dict \{'x': shape \(3,\)\}, expected dict"):
         lm({"x": np.zeros(3)})
+
+
+# ---------------------------------------------------------------- one pytree, one dot-product test
+
+
+def test_lists_stay_lists(rng):
+    """The structures are adlib.tree's: a list input gives list outputs and adjoints."""
+    K = rng.standard_normal((3, 2))
+    lm = LinearMap(lambda xs: [xs[0] @ K, 2.0 * xs[1]], lambda ws: [ws[0] @ K.T, 2.0 * ws[1]],
+                   example_in=[np.zeros(3), np.zeros(4)], name="list map")
+    assert repr(lm) == ("LinearMap('list map': list [shape (3,), shape (4,)] -> "
+                        "list [shape (2,), shape (4,)], adjoint given)")
+    y = lm([np.ones(3), np.ones(4)])
+    assert isinstance(y, list) and isinstance(lm.adjoint()(y), list)
+    assert isinstance((2.0 * lm)([np.ones(3), np.ones(4)]), list)
+    dot_product_test(lm, seed=3)
+    with pytest.raises(ValueError, match=r"input has tuple \(shape \(3,\), shape \(4,\)\), "
+                                         r"expected list \[shape \(3,\), shape \(4,\)\]"):
+        lm((np.ones(3), np.ones(4)))
+
+
+def test_check_vjp_and_dot_product_test_share_one_comparison(rng, monkeypatch):
+    """Both go through dot_product_identity, and judge the same wrong adjoint alike."""
+    import adlib as ad
+    import adlib.linearmap.dot_test as dot_test
+    from adlib.testing import check_vjp
+
+    calls = []
+    real = dot_test.dot_product_identity
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("name"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dot_test, "dot_product_identity", spy)
+    import adlib.testing.checks as checks
+    monkeypatch.setattr(checks, "dot_product_identity", spy)
+
+    A = rng.standard_normal((5, 5))
+    wrong_adjoint = A.T.copy()
+    wrong_adjoint[2, 3] *= 1.5
+
+    @ad.custom_vjp
+    def matvec(x):
+        return A @ x
+
+    matvec.defvjp(lambda x: (matvec(x), None), lambda _, g: (wrong_adjoint @ g,))
+    lm = LinearMap(lambda x: A @ x, lambda w: wrong_adjoint @ w, example_in=np.zeros(5),
+                   name="matvec")
+    assert not dot_product_test(lm, raise_on_failure=False).passed
+    with pytest.raises(AssertionError, match=r"check_vjp\(matvec\): dot-product test failed"):
+        check_vjp(matvec, (rng.standard_normal(5),))
+    assert calls == ["matvec", "matvec"]
