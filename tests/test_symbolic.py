@@ -8,8 +8,11 @@ itself, and every verifier is shown to reject a wrong rule.
 import contextlib
 import dataclasses
 import doctest
+import html
+import importlib
 import io
 import os
+import re
 import subprocess
 import sys
 
@@ -19,6 +22,7 @@ import scipy.linalg
 import sympy as sp
 
 import adlib.symbolic as sym
+from adlib.errors import AdlibError
 from adlib.symbolic import (EPS, bar, check_numerically, dot, implicit_pullback,
                             implicit_pushforward, pullback, pushforward, to_custom_jvp,
                             to_custom_vjp, to_function, verify_pullback, verify_pushforward)
@@ -52,7 +56,8 @@ def test_tangent_and_cotangent_names_render_in_book_notation():
     assert sp.latex(dot(sp.Symbol("x_1"))) == r"\dot{x}_{1}"
     xe = sp.Matrix(sp.symbols("x:2"))
     assert [sp.latex(e) for e in dot(xe)] == [r"\dot{x}_{0}", r"\dot{x}_{1}"]
-    assert sym.latex(A.T.inverse()) == "A^{-T}"
+    assert sym.latex(A.T.inverse()) == r"A^{-\mathsf T}"
+    assert sym.latex(A.T) == r"A^{\mathsf T}"
     assert sym.latex(sp.Determinant(A)) == r"\det\left(A\right)"
     assert same(A * x + B * x, B * x + A * x) and not same(A * x, A.T * x)  # the test helper
 
@@ -212,9 +217,11 @@ def test_linear_solve_implicit_rules_match_the_explicit_solution():
     ipb = implicit_pullback(ipf)
     w, xbar = ipb.multiplier, ipb.cotangent_out
     adj = ipb.adjoint_equation
-    assert same(adj.lhs, A.T * w) and same(adj.rhs, xbar)  # A^T w = xbar
-    assert same(ipb.cotangents[A], -w * x.T)  # Abar = -w x^T
-    assert same(ipb.cotangents[b], w)         # bbar = w
+    # the book's convention: dF/dx^T w = xbar, i.e. -A^T w = xbar; then xbar_i = -dF/dx_i^T w
+    assert same(adj.lhs, A.T * w) and same(adj.rhs, -xbar)
+    assert same(ipb.cotangents[A], w * x.T)   # Abar = -(-w x^T)
+    assert same(ipb.cotangents[b], -w)        # bbar = -w
+    assert same(ipb.multiplier_solution, -A.T.I * xbar)
     assert ipb.verify()
     cot = {k: v.subs({w: ipb.multiplier_solution}).subs(x, explicit)
            for k, v in ipb.cotangents.items()}
@@ -240,8 +247,7 @@ def test_lyapunov_linearization_stays_an_equation():
     assert same(ipf.source, dot(A) * P + P * dot(A).T + dot(Q))
     assert ipf.verify(sizes=(2, 3))
     latex = ipf._repr_latex_()
-    assert (r"A \dot{P} + \dot{P} A^{T} + \left(\dot{A} P + P \dot{A}^{T} + \dot{Q}\right) &= 0"
-            in latex)
+    assert r"A \dot{P} + \dot{P} A^{\mathsf T} = - \dot{A} P - P \dot{A}^{\mathsf T}" in latex
 
 
 def _matrix_of(linear_map, shape):
@@ -279,14 +285,14 @@ def test_lyapunov_rules_numerically_with_finite_differences_and_dot_product():
     W3 = ipb.multiplier
     adj = to_function(ipb.adjoint_operator, [A3, W3])
     adj_matrix = _matrix_of(lambda t: np.asarray(adj(A0, t)), (k, k))
-    W = np.linalg.solve(adj_matrix, -Pbar.ravel()).reshape(k, k)
+    W = np.linalg.solve(adj_matrix, Pbar.ravel()).reshape(k, k)  # dF/dP^T W = Pbar
     Abar = np.asarray(to_function(ipb.cotangents[A3], [P3, W3])(P0, W))
     Qbar = np.asarray(to_function(ipb.cotangents[Q3], [W3])(W))
     lhs = np.sum(Pbar * Pd_fd)
     rhs_ = np.sum(Abar * Ad) + np.sum(Qbar * Qd)
     assert abs(lhs - rhs_) < 1e-6 * (1 + abs(lhs))
-    # the often-quoted Abar = 2 W P fails with this general (non-symmetric) seed
-    wrong = 2 * W @ P0
+    # Abar = -2 W P (right only for symmetric cotangents) fails with this general seed
+    wrong = -2 * W @ P0
     assert abs(lhs - (np.sum(wrong * Ad) + np.sum(Qbar * Qd))) > 1e-3
 
 
@@ -294,7 +300,8 @@ def test_wrong_implicit_cotangent_is_rejected():
     ipb = implicit_pullback(A * P + P * A.T + Q, [A, Q], P)
     W = ipb.multiplier
     assert ipb.verify()
-    assert not dataclasses.replace(ipb, cotangents={A: 2 * W * P, Q: W}).verify()
+    assert not dataclasses.replace(ipb, cotangents={A: -2 * W * P, Q: -W}).verify()
+    assert not dataclasses.replace(ipb, cotangents={A: W * P.T + W.T * P, Q: W}).verify()
     assert not dataclasses.replace(ipb, adjoint_operator=A * W + W * A.T).verify()
 
 
@@ -316,16 +323,68 @@ def test_scalar_and_explicit_implicit_functions():
 
 # ---- display --------------------------------------------------------------------------------
 
-def test_latex_display_is_one_aligned_block():
-    for d in (pushforward(A * x, [A, x]), pullback(A * x, [A, x]),
-              implicit_pushforward(A * P + P * A.T + Q, [A, Q], P),
-              implicit_pullback(b - A * x, [A, b], x)):
-        tex = d._repr_latex_()
-        assert tex.startswith(r"$$\begin{aligned}") and tex.endswith(r"\end{aligned}$$")
-        assert "\n\n" not in tex  # a blank line would split the math block in Sphinx
-        assert tex.count(r"\\") == len(d.steps) - 1
+DISPLAYED = [
+    lambda: pushforward(A * x, [A, x]), lambda: pullback(A * x, [A, x]),
+    lambda: implicit_pushforward(A * P + P * A.T + Q, [A, Q], P),
+    lambda: implicit_pullback(A * P + P * A.T + Q, [A, Q], P),
+    lambda: implicit_pullback(b - A * x, [A, b], x),
+    lambda: pushforward(sp.Rational(1, 2) * x.T * Q * x, [x, Q]),
+    lambda: implicit_pushforward(sp.Eq(X * B, sp.Identity(n)), X, B),
+]
+
+
+@pytest.mark.parametrize("make", DISPLAYED, ids=range(len(DISPLAYED)))
+def test_latex_display_is_one_aligned_block_with_a_label_per_step(make):
+    d = make()
+    tex = d._repr_latex_()
+    assert tex.startswith(r"$$\begin{aligned}") and tex.endswith(r"\end{aligned}$$")
+    assert "\n" not in tex  # a blank line would split the math block in Sphinx
+    # one row per step plus continuation rows, each row with one label column
+    assert tex.count(r"\\") >= len(d.steps) - 1
+    assert tex.count("&&") == tex.count(r"\\") + 1
+    for step in d.steps:
+        assert sym.derivation._note_tex(step.note) in tex
+
+
+@pytest.mark.parametrize("make", DISPLAYED, ids=range(len(DISPLAYED)))
+def test_html_display_has_one_row_per_step_and_lines_that_fit(make):
+    d = make()
+    page = d._repr_html_()
+    rows = re.findall(r'<div class="adlib-step".*?</div></div>', page)
+    assert len(rows) == len(d.steps)
+    for row, step in zip(rows, d.steps):
+        assert "flex-wrap:wrap" in row  # the label moves beneath when the column is narrow
+        label = sym.derivation._note_html(step.note)
+        assert label in row
+        tex = html.unescape(re.search(r"\\\(\\displaystyle (.*?)\\\)</span>", row).group(1))
+        lines = re.split(r"\\\\", tex)
+        for line in lines:
+            assert sym.derivation._width(line) <= sym.derivation.LINE_WIDTH + 12, line
+
+
+def test_book_notation_in_the_display():
+    quad = pushforward(sp.Rational(1, 2) * x.T * Q * x, [x, Q])._repr_latex_()
+    assert r"\tfrac{1}{2}" in quad and r"\left(\frac{1}{2}\right)" not in quad
+    assert r"x^{\mathsf T}" in quad and "^{T}" not in quad
+    inv = implicit_pushforward(sp.Eq(X * B, sp.Identity(n)), X, B)._repr_latex_()
+    assert r"X B - I = 0" in inv and r"\mathbb{I}" not in inv
     tex = pullback(A * x, [A, x])._repr_latex_()
-    assert r"\bar{A} &= \bar{y} x^{T}" in tex and r"\bar{x} &= A^{T} \bar{y}" in tex
+    assert r"\bar{A} = \bar{y} x^{\mathsf T}" in tex and r"\bar{x} = A^{\mathsf T} \bar{y}" in tex
+    labels = [sym.derivation._note_text(s.note) for s in pushforward(A * x, [A, x]).steps]
+    assert labels[1:] == ["perturb", "expand", "drop higher order",
+                          "cancel the primal y = A*x", "rename δ → dot"]
+
+
+def test_long_equations_are_broken_after_a_plus():
+    long = " + ".join(f"a_{{{i}}} b_{{{i}}}" for i in range(30))
+    lines = sym.derivation._lines(long, width=40)
+    assert len(lines) > 2 and " ".join(lines) == long
+    assert all(sym.derivation._width(line) <= 40 for line in lines)
+    # a long parenthesised sum is opened up, with \bigl( ... \bigr) across lines
+    grouped = r"\varepsilon \left(" + long + r"\right)"
+    lines = sym.derivation._lines(grouped, width=40)
+    assert len(lines) > 2 and lines[0].startswith(r"\varepsilon \bigl(")
+    assert lines[-1].endswith(r"\bigr)")
 
 
 def test_repr_is_deterministic_across_hash_seeds():
@@ -426,17 +485,22 @@ def test_error_messages_say_what_to_do():
         pullback(A * x)
     with pytest.raises(TypeError, match="pass an ImplicitPushforward"):
         implicit_pullback(A * x - b)
-    with pytest.raises(NotImplementedError, match="derive the rule with MatrixSymbol inputs"):
-        to_function(sp.Matrix([xs]), [xs])
-    with pytest.raises(ValueError, match="is not an argument; add it to `args`"):
+    with pytest.raises(AdlibError, match="pass Symbols, MatrixSymbols or Matrices"):
+        to_function(xs, [xs + 1])
+    with pytest.raises(ValueError, match="is not an argument; add it"):
         to_function(A * x, [A])
     with pytest.raises(TypeError, match="expected a Pushforward or Pullback"):
         check_numerically(implicit_pushforward(b - A * x, [A, b], x), ())
 
 
 def test_docstring_examples():
+    # the public objects carry the package as their module, so the package finds them all
     result = doctest.testmod(sym, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 10 and result.failed == 0
+    for name in ("notation", "expansion", "derivation", "derive", "implicit", "verify",
+                 "codegen"):  # and whatever else the modules hold
+        module = importlib.import_module(f"adlib.symbolic.{name}")
+        assert doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
 
 
 # ---- repeated symbols, larger explicit systems, scalar parameters, text repr ---------------------
@@ -549,10 +613,10 @@ def test_scalar_parameter_multiplying_matrix_symbols():
     thetabar = ipb.cotangents[theta]
     assert not getattr(thetabar, "is_Matrix", False)  # a scalar: <w, dF/dtheta>
     # independent: the explicit solution x = (A0 + theta A1)^-1 b and SymPy's Jacobian;
-    # the adjoint equation -(A0 + theta A1)^T w = -xbar gives w by hand
+    # the adjoint equation -(A0 + theta A1)^T w = xbar gives w by hand
     M = A0 + theta * A1
     w, xbar = ipb.multiplier, ipb.cotangent_out
-    cot = {k: sp.sympify(g).subs(w, M.T.I * xbar).subs(x, M.I * b)
+    cot = {k: sp.sympify(g).subs(w, -M.T.I * xbar).subs(x, M.I * b)
            for k, g in ipb.cotangents.items()}
     assert verify_pullback(M.I * b, [A0, A1, theta, b], cot, cotangent_out=xbar)
     assert not verify_pullback(M.I * b, [A0, A1, theta, b], {**cot, theta: -cot[theta]},
@@ -569,7 +633,7 @@ def test_scalar_parameter_multiplying_matrix_symbols():
     h = 1e-6
     fd = xbar0 @ (solution(th + h) - solution(th - h)) / (2 * h)
     thetabar_k = to_function(thetabar.subs(n, k), [v.subs(n, k) for v in (A1, x, w)])
-    w0 = np.linalg.solve((A00 + th * A10).T, xbar0)
+    w0 = -np.linalg.solve((A00 + th * A10).T, xbar0)
     assert abs(thetabar_k(A10, solution(th), w0) - fd) < 1e-6
     # the explicit pullback of theta * A * x has the same kind of scalar cotangent
     assert pullback(theta * A * x, [theta, A, x]).verify(sizes=(2, 3))
@@ -582,4 +646,7 @@ def test_text_repr_writes_epsilon_as_a_letter_and_latex_keeps_varepsilon():
         text = repr(d)
         assert "varepsilon" not in text and "ε*" in text and "O(ε**2)" in text
         assert r"\varepsilon" in d._repr_latex_()
-    assert "(ε*xdot + x)" in repr(pf) and "divide by ε, let ε -> 0" in repr(pf)
+    assert "(ε*xdot + x)" in repr(pf)
+    for label in ("perturb", "expand", "drop higher order", "cancel the primal",
+                  "rename δ → dot"):
+        assert f"  {label}" in repr(pf)
