@@ -81,7 +81,7 @@ class StepThrough:
         key = hashlib.sha1(body.encode()).hexdigest()[:10]
         controls = (
             '<div class="adlib-stepper-controls" hidden>'
-            '<button type="button" data-action="first" aria-label="first step">⏮</button>'
+            '<button type="button" data-action="first" aria-label="first step">⇤</button>'
             '<button type="button" data-action="prev" aria-label="previous step">◀</button>'
             '<button type="button" data-action="play" aria-label="play">▶ play</button>'
             '<button type="button" data-action="next" aria-label="next step">▶</button>'
