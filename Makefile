@@ -41,6 +41,10 @@ export JUPYTER_PREFER_ENV_PATH := 1
 # Silence debugpy's "frozen modules" notice on kernel start-up.
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
+# Graphviz's `dot` draws the computational graphs (adlib.graph); like chromium,
+# it is a system package, checked before anything is installed or built.
+CHECK_DOT = command -v dot >/dev/null || { echo "Graphviz's dot program is missing: it draws the book's computational graphs (adlib.graph). Install the Debian package graphviz: sudo apt-get install graphviz"; exit 1; }
+
 # All notebooks of the book (never the copies under _build or checkpoints).
 NOTEBOOKS = $(shell find book -name '*.ipynb' -not -path '*/.*' -not -path '*/_build/*' | LC_ALL=C sort)
 NB ?= $(NOTEBOOKS)
@@ -68,6 +72,7 @@ help:
 venv: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
+	@$(CHECK_DOT)
 	@if [ ! -x $(BIN)/python ]; then \
 	  $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is required (PYTHON=$(PYTHON))")'; \
 	  echo "creating $(VENV) with $$($(PYTHON) --version)"; \
@@ -98,6 +103,7 @@ $(MATHJAX_STAMP):
 # A fresh build every time: Sphinx only re-reads changed pages, so an incremental
 # `-W` build could pass while an unchanged page still has a warning.
 book: $(STAMP) $(MATHJAX_STAMP)
+	@$(CHECK_DOT)
 	rm -rf _build
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo
