@@ -23,20 +23,33 @@ from numpy import (  # noqa: F401  (constants and constructors create data)
 
 from adlib.engine import _primal, shape_of
 from adlib.numpy._elementwise import (  # noqa: F401
-    abs, absolute, add, arccos, arcsin, arctan, ceil, clip, cos, cosh, divide, equal, exp,
-    expm1, floor, greater, greater_equal, isfinite, isinf, isnan, less, less_equal, log,
-    log1p, maximum, minimum, multiply, negative, not_equal, power, reciprocal, rint, round,
-    sign, sin, sinh, sqrt, square, subtract, tan, tanh, where, _less, _less_equal,
-    _greater, _greater_equal, _equal, _not_equal,
+    abs, absolute, add, angle, arccos, arccosh, arcsin, arcsinh, arctan, arctanh, ceil, clip,
+    conj, conjugate, cos, cosh, deg2rad, degrees, divide, equal, exp, exp2, expm1, fabs,
+    floor, fmax, fmin, greater, greater_equal, imag, isfinite, isinf, isnan, less,
+    less_equal, log, log10, log1p, log2, logaddexp, logaddexp2, maximum, minimum, mod,
+    multiply, nan_to_num, negative, not_equal, power, rad2deg, radians, real, real_if_close,
+    reciprocal, remainder, rint, round, sign, sin, sinc, sinh, sqrt, square, subtract, tan,
+    tanh, where, _less, _less_equal, _greater, _greater_equal, _equal, _not_equal,
 )
-from adlib.numpy._reductions import amax, amin, max, mean, min, prod, sum  # noqa: F401
+from adlib.numpy._reductions import (  # noqa: F401
+    amax, amin, max, mean, min, prod, std, sum, var,
+)
+from adlib.numpy._scans import cumsum, diff, gradient, partition, sort  # noqa: F401
 from adlib.numpy._shape import (  # noqa: F401
     atleast_2d, broadcast_to, concatenate, diag, diagonal, expand_dims, flip, hstack,
     moveaxis, ravel, reshape, squeeze, stack, swapaxes, trace, transpose, tril, triu,
     vstack, _getitem_public as _getitem,
 )
+from adlib.numpy._arrange import (  # noqa: F401
+    append, array_split, atleast_1d, atleast_3d, c_, column_stack, cross, dsplit, fliplr,
+    flipud, hsplit, kron, pad, r_, repeat, roll, rollaxis, rot90, row_stack, select, split,
+    tile, vsplit,
+)
 from adlib.numpy._products import dot, einsum, inner, matmul, outer, tensordot, vdot  # noqa: F401
 from adlib.numpy import linalg  # noqa: F401,E402
+from adlib.numpy import _boxes  # noqa: E402  (the array protocol of traced values)
+
+_boxes.install()
 
 true_divide = divide
 

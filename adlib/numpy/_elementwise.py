@@ -4,56 +4,85 @@ One line per primitive: ``defjvp`` then ``defvjp``, one rule per argument.
 JVP rules read ``rule(t, ans, *args)``; VJP rules read ``rule(g, ans, *args)``.
 Binary VJP rules pass through :func:`unbroadcast_to`, the single place where
 broadcasting is undone.
+
+**Where a function is not smooth** adlib uses these conventions:
+``abs``, ``sign``-like kinks and ``clip``'s ends get the one-sided value 0 or 1
+given by the rule; ``maximum``/``minimum``/``fmax``/``fmin`` share the tangent
+equally on ties; ``x ** y`` has :math:`\\partial_x = y x^{y-1}` (0 where
+``y == 0``, so ``x ** 0.0`` is flat everywhere, and infinite at ``x = 0`` for
+``0 < y < 1``, as the function's slope is) and :math:`\\partial_y = x^y\\log x`
+with the value 0 at ``x = 0`` and NaN at ``x < 0`` (where ``x ** y`` is not
+real for nearby ``y``); these are JAX's choices.
+
+Complex inputs are out of scope: ``real``, ``imag``, ``conj`` and ``angle``
+accept real arrays (identity, zero, identity, constant) and raise
+:class:`~adlib.errors.DTypeError` on complex ones.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from adlib.engine import Primitive, _primal, defjvp, defvjp, nondifferentiable
-from adlib.numpy._util import unbroadcast_to as ub
+from adlib.errors import DTypeError
+from adlib.numpy._util import broadcast_like, unbroadcast_to
 
-P = Primitive
+Prim = Primitive
+ub = unbroadcast_to    # short: every binary VJP rule ends with it
 
 # ---- binary arithmetic ------------------------------------------------------
-add = P(np.add, "add")
-subtract = P(np.subtract, "subtract")
-multiply = P(np.multiply, "multiply")
-divide = P(np.true_divide, "divide")
-_power = P(np.power, "power")
-maximum = P(np.maximum, "maximum")
-minimum = P(np.minimum, "minimum")
+add = Prim(np.add, "add")
+subtract = Prim(np.subtract, "subtract")
+multiply = Prim(np.multiply, "multiply")
+divide = Prim(np.true_divide, "divide")
+_power = Prim(np.power, "power")
+maximum = Prim(np.maximum, "maximum")
+minimum = Prim(np.minimum, "minimum")
 
 # ---- unary --------------------------------------------------------------------
-negative = P(np.negative, "negative")
-exp = P(np.exp, "exp")
-log = P(np.log, "log")
-log1p = P(np.log1p, "log1p")
-expm1 = P(np.expm1, "expm1")
-sqrt = P(np.sqrt, "sqrt")
-square = P(np.square, "square")
-reciprocal = P(lambda x: 1.0 / x, "reciprocal")
-sin = P(np.sin, "sin")
-cos = P(np.cos, "cos")
-tan = P(np.tan, "tan")
-arcsin = P(np.arcsin, "arcsin")
-arccos = P(np.arccos, "arccos")
-arctan = P(np.arctan, "arctan")
-sinh = P(np.sinh, "sinh")
-cosh = P(np.cosh, "cosh")
-tanh = P(np.tanh, "tanh")
-abs = P(np.abs, "abs")  # noqa: A001  (mirrors numpy's name)
+negative = Prim(np.negative, "negative")
+exp = Prim(np.exp, "exp")
+log = Prim(np.log, "log")
+log1p = Prim(np.log1p, "log1p")
+expm1 = Prim(np.expm1, "expm1")
+sqrt = Prim(np.sqrt, "sqrt")
+square = Prim(np.square, "square")
+reciprocal = Prim(lambda x: 1.0 / x, "reciprocal")
+sin = Prim(np.sin, "sin")
+cos = Prim(np.cos, "cos")
+tan = Prim(np.tan, "tan")
+arcsin = Prim(np.arcsin, "arcsin")
+arccos = Prim(np.arccos, "arccos")
+arctan = Prim(np.arctan, "arctan")
+sinh = Prim(np.sinh, "sinh")
+cosh = Prim(np.cosh, "cosh")
+tanh = Prim(np.tanh, "tanh")
+abs = Prim(np.abs, "abs")  # noqa: A001  (mirrors numpy's name)
 absolute = abs
-clip = P(np.clip, "clip")
-_where = P(np.where, "where")
+_clip = Prim(np.clip, "clip")
+log2 = Prim(np.log2, "log2")
+log10 = Prim(np.log10, "log10")
+exp2 = Prim(np.exp2, "exp2")
+arcsinh = Prim(np.arcsinh, "arcsinh")
+arccosh = Prim(np.arccosh, "arccosh")
+arctanh = Prim(np.arctanh, "arctanh")
+sinc = Prim(np.sinc, "sinc")
+logaddexp = Prim(np.logaddexp, "logaddexp")
+logaddexp2 = Prim(np.logaddexp2, "logaddexp2")
+fmax = Prim(np.fmax, "fmax")
+fmin = Prim(np.fmin, "fmin")
+remainder = Prim(np.remainder, "remainder")
+_where = Prim(np.where, "where")
 
 
 def power(x, y):
-    """``x ** y``; ``x ** 2`` takes the cheaper ``square`` path."""
+    """``x ** y``; ``x ** 2`` takes the cheaper ``square`` path, ``x ** 0`` is constant."""
     if type(y) in (int, float):
         if y == 2:
             return square(x)
         if y == 1:
             return x
+        if y == 0:
+            return x * 0.0 + 1.0     # flat: every derivative is 0, also at x = 0
     return _power(x, y)
 
 
@@ -67,16 +96,12 @@ def _tie(x, ans, other):
     return (x == ans) / (1.0 + (x == other))
 
 
-def _log_safe(x):
-    return np.log(np.where(x > 0, x, 1.0))
-
-
 # ---- rule table ---------------------------------------------------------------
-def add_jvp_x(t, ans, x, y): return t
-def add_jvp_y(t, ans, x, y): return t
+def add_jvp_x(t, ans, x, y): return broadcast_like(t, ans)
+def add_jvp_y(t, ans, x, y): return broadcast_like(t, ans)
 def add_vjp_x(g, ans, x, y): return ub(g, x)
 def add_vjp_y(g, ans, x, y): return ub(g, y)
-def subtract_jvp_y(t, ans, x, y): return -t
+def subtract_jvp_y(t, ans, x, y): return broadcast_like(-t, ans)
 def subtract_vjp_y(g, ans, x, y): return ub(-g, y)
 def multiply_jvp_x(t, ans, x, y): return t * y
 def multiply_jvp_y(t, ans, x, y): return x * t
@@ -86,22 +111,52 @@ def divide_jvp_x(t, ans, x, y): return t / y
 def divide_jvp_y(t, ans, x, y): return -t * ans / y
 def divide_vjp_x(g, ans, x, y): return ub(g / y, x)
 def divide_vjp_y(g, ans, x, y): return ub(-g * ans / y, y)
-def power_jvp_x(t, ans, x, y): return t * y * _power(x, y - 1)
-def power_jvp_y(t, ans, x, y): return t * ans * log(where(x > 0, x, 1.0))
-def power_vjp_x(g, ans, x, y): return ub(g * y * _power(x, y - 1), x)
-def power_vjp_y(g, ans, x, y): return ub(g * ans * log(where(x > 0, x, 1.0)), y)
-def maximum_jvp_x(t, ans, x, y): return t * _tie(x, ans, y)
-def maximum_jvp_y(t, ans, x, y): return t * _tie(y, ans, x)
-def maximum_vjp_x(g, ans, x, y): return ub(g * _tie(x, ans, y), x)
-def maximum_vjp_y(g, ans, x, y): return ub(g * _tie(y, ans, x), y)
+def power_jvp_x(t, ans, x, y): return t * _power_slope(x, y)
+def power_jvp_y(t, ans, x, y): return t * ans * _log_or_zero_at_zero(x)
+def power_vjp_x(g, ans, x, y): return ub(g * _power_slope(x, y), x)
+def power_vjp_y(g, ans, x, y): return ub(g * ans * _log_or_zero_at_zero(x), y)
+def extremum_jvp_x(t, ans, x, y): return t * _tie(x, ans, y)
+def extremum_jvp_y(t, ans, x, y): return t * _tie(y, ans, x)
+def extremum_vjp_x(g, ans, x, y): return ub(g * _tie(x, ans, y), x)
+def extremum_vjp_y(g, ans, x, y): return ub(g * _tie(y, ans, x), y)
+def logaddexp_jvp_x(t, ans, x, y): return t * exp(x - ans)
+def logaddexp_jvp_y(t, ans, x, y): return t * exp(y - ans)
+def logaddexp_vjp_x(g, ans, x, y): return ub(g * exp(x - ans), x)
+def logaddexp_vjp_y(g, ans, x, y): return ub(g * exp(y - ans), y)
+def logaddexp2_jvp_x(t, ans, x, y): return t * exp2(x - ans)
+def logaddexp2_jvp_y(t, ans, x, y): return t * exp2(y - ans)
+def logaddexp2_vjp_x(g, ans, x, y): return ub(g * exp2(x - ans), x)
+def logaddexp2_vjp_y(g, ans, x, y): return ub(g * exp2(y - ans), y)
+def remainder_jvp_y(t, ans, x, y): return -t * floor(divide(x, y))
+def remainder_vjp_y(g, ans, x, y): return ub(-g * floor(divide(x, y)), y)
+
+
+def _power_slope(x, y):
+    """y x^(y-1), with the value 0 where y == 0 (JAX's choice)."""
+    slope = y * _power(x, y - 1)
+    if np.any(_primal(y) == 0):
+        slope = where(_primal(y) == 0, 0.0, slope)
+    return slope
+
+
+def _log_or_zero_at_zero(x):
+    """log x, with the value 0 at x == 0 (where x ** y is flat in y for y > 0)."""
+    return log(where(_primal(x) == 0, 1.0, x))
 
 defjvp(add, add_jvp_x, add_jvp_y);               defvjp(add, add_vjp_x, add_vjp_y)
 defjvp(subtract, add_jvp_x, subtract_jvp_y);     defvjp(subtract, add_vjp_x, subtract_vjp_y)
 defjvp(multiply, multiply_jvp_x, multiply_jvp_y); defvjp(multiply, multiply_vjp_x, multiply_vjp_y)
 defjvp(divide, divide_jvp_x, divide_jvp_y);      defvjp(divide, divide_vjp_x, divide_vjp_y)
 defjvp(_power, power_jvp_x, power_jvp_y);        defvjp(_power, power_vjp_x, power_vjp_y)
-defjvp(maximum, maximum_jvp_x, maximum_jvp_y);   defvjp(maximum, maximum_vjp_x, maximum_vjp_y)
-defjvp(minimum, maximum_jvp_x, maximum_jvp_y);   defvjp(minimum, maximum_vjp_x, maximum_vjp_y)
+defjvp(maximum, extremum_jvp_x, extremum_jvp_y); defvjp(maximum, extremum_vjp_x, extremum_vjp_y)
+defjvp(minimum, extremum_jvp_x, extremum_jvp_y); defvjp(minimum, extremum_vjp_x, extremum_vjp_y)
+defjvp(fmax, extremum_jvp_x, extremum_jvp_y);    defvjp(fmax, extremum_vjp_x, extremum_vjp_y)
+defjvp(fmin, extremum_jvp_x, extremum_jvp_y);    defvjp(fmin, extremum_vjp_x, extremum_vjp_y)
+defjvp(logaddexp, logaddexp_jvp_x, logaddexp_jvp_y)
+defvjp(logaddexp, logaddexp_vjp_x, logaddexp_vjp_y)
+defjvp(logaddexp2, logaddexp2_jvp_x, logaddexp2_jvp_y)
+defvjp(logaddexp2, logaddexp2_vjp_x, logaddexp2_vjp_y)
+defjvp(remainder, add_jvp_x, remainder_jvp_y);   defvjp(remainder, add_vjp_x, remainder_vjp_y)
 
 
 def negative_jvp(t, ans, x): return -t
@@ -122,36 +177,156 @@ def sinh_jvp(t, ans, x): return t * cosh(x)
 def cosh_jvp(t, ans, x): return t * sinh(x)
 def tanh_jvp(t, ans, x): return t * (1.0 - ans * ans)
 def abs_jvp(t, ans, x): return t * np.sign(_primal(x))
-def clip_jvp(t, ans, x, lo, hi): return t * _inside(x, lo, hi)
+def log2_jvp(t, ans, x): return t / (x * np.log(2.0))
+def log10_jvp(t, ans, x): return t / (x * np.log(10.0))
+def exp2_jvp(t, ans, x): return t * ans * np.log(2.0)
+def arcsinh_jvp(t, ans, x): return t / sqrt(x * x + 1.0)
+def arccosh_jvp(t, ans, x): return t / sqrt(x * x - 1.0)
+def arctanh_jvp(t, ans, x): return t / (1.0 - x * x)
+def sinc_jvp(t, ans, x): return t * _sinc_slope(x, ans)
 
 
-def _inside(x, lo, hi):
+def _sinc_slope(x, ans):
+    """d/dx sin(pi x)/(pi x): (cos(pi x) - sinc x)/x, and its Taylor series near 0."""
+    near0 = np.abs(_primal(x)) < 1e-2
+    if not np.any(near0):
+        return (cos(np.pi * x) - ans) / x
+    x2, pi2 = x * x, np.pi ** 2
+    series = x * (-pi2 / 3.0 + x2 * (pi2 ** 2 / 30.0 - x2 * pi2 ** 3 / 840.0))
+    x_away = where(near0, 1.0, x)
+    return where(near0, series, (cos(np.pi * x_away) - sinc(x_away)) / x_away)
+
+
+# The Jacobian of an elementwise function is diagonal, so it is its own
+# transpose: each unary JVP rule also serves as the VJP rule (``*_vjp``).
+_UNARY_RULES = [
+    (negative, negative_jvp), (exp, exp_jvp), (log, log_jvp), (log1p, log1p_jvp),
+    (expm1, expm1_jvp), (sqrt, sqrt_jvp), (square, square_jvp),
+    (reciprocal, reciprocal_jvp), (sin, sin_jvp), (cos, cos_jvp), (tan, tan_jvp),
+    (arcsin, arcsin_jvp), (arccos, arccos_jvp), (arctan, arctan_jvp),
+    (sinh, sinh_jvp), (cosh, cosh_jvp), (tanh, tanh_jvp), (abs, abs_jvp),
+    (log2, log2_jvp), (log10, log10_jvp), (exp2, exp2_jvp), (arcsinh, arcsinh_jvp),
+    (arccosh, arccosh_jvp), (arctanh, arctanh_jvp), (sinc, sinc_jvp)]
+
+
+def _as_vjp(jvp_rule):
+    """The same diagonal Jacobian applied to a cotangent, named ``*_vjp``."""
+    def vjp_rule(g, ans, x):
+        return jvp_rule(g, ans, x)
+    vjp_rule.__name__ = vjp_rule.__qualname__ = jvp_rule.__name__[:-3] + "vjp"
+    return vjp_rule
+
+
+for _prim, _rule in _UNARY_RULES:
+    defjvp(_prim, _rule)
+    defvjp(_prim, _as_vjp(_rule))
+
+
+# ---- clip: differentiable in the array and in traced bounds ---------------------------
+def _between(x, lo, hi):
     x = _primal(x)
     lo = -np.inf if lo is None else _primal(lo)
     hi = np.inf if hi is None else _primal(hi)
     return np.asarray((x >= lo) & (x <= hi), dtype=float)
 
 
-# An elementwise function's JVP and VJP coincide (the Jacobian is diagonal),
-# so each unary rule is registered for both modes.
-for _prim, _rule in [
-        (negative, negative_jvp), (exp, exp_jvp), (log, log_jvp), (log1p, log1p_jvp),
-        (expm1, expm1_jvp), (sqrt, sqrt_jvp), (square, square_jvp),
-        (reciprocal, reciprocal_jvp), (sin, sin_jvp), (cos, cos_jvp), (tan, tan_jvp),
-        (arcsin, arcsin_jvp), (arccos, arccos_jvp), (arctan, arctan_jvp),
-        (sinh, sinh_jvp), (cosh, cosh_jvp), (tanh, tanh_jvp), (abs, abs_jvp),
-        (clip, clip_jvp)]:
-    defjvp(_prim, _rule)
-    defvjp(_prim, _rule)
+def _below(x, lo): return np.asarray(_primal(x) < _primal(lo), dtype=float)
+def _above(x, hi): return np.asarray(_primal(x) > _primal(hi), dtype=float)
+def clip_jvp_x(t, ans, x, lo, hi): return t * _between(x, lo, hi)
+def clip_jvp_lo(t, ans, x, lo, hi): return t * _below(x, lo)
+def clip_jvp_hi(t, ans, x, lo, hi): return t * _above(x, hi)
+def clip_vjp_x(g, ans, x, lo, hi): return ub(g * _between(x, lo, hi), x)
+def clip_vjp_lo(g, ans, x, lo, hi): return ub(g * _below(x, lo), lo)
+def clip_vjp_hi(g, ans, x, lo, hi): return ub(g * _above(x, hi), hi)
 
 
-def where_jvp_x(t, ans, c, x, y): return _where(c, t, 0.0)
-def where_jvp_y(t, ans, c, x, y): return _where(c, 0.0, t)
+defjvp(_clip, clip_jvp_x, clip_jvp_lo, clip_jvp_hi)
+defvjp(_clip, clip_vjp_x, clip_vjp_lo, clip_vjp_hi)
+
+
+def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A002
+    """Limit ``a`` to ``[a_min, a_max]``; the bounds may be traced too.
+
+    Where ``a`` lies strictly outside, the derivative goes to the bound; at a
+    bound (a tie) it goes to ``a``.
+    """
+    if out is not None:
+        from adlib.errors import UnsupportedError
+        raise UnsupportedError("anp.clip: out= writes in place, which adlib cannot "
+                               "differentiate; use the returned array")
+    lo = a_min if a_min is not None else min
+    hi = a_max if a_max is not None else max
+    return _clip(a, lo, hi)
+
+
+def where_jvp_x(t, ans, c, x, y): return broadcast_like(_where(c, t, 0.0), ans)
+def where_jvp_y(t, ans, c, x, y): return broadcast_like(_where(c, 0.0, t), ans)
 def where_vjp_x(g, ans, c, x, y): return ub(_where(c, g, 0.0), x)
 def where_vjp_y(g, ans, c, x, y): return ub(_where(c, 0.0, g), y)
 
 
 defjvp(_where, None, where_jvp_x, where_jvp_y); defvjp(_where, None, where_vjp_x, where_vjp_y)
+
+# ---- by composition --------------------------------------------------------------
+def deg2rad(x):
+    """Degrees to radians."""
+    return x * (np.pi / 180.0)
+
+
+def rad2deg(x):
+    """Radians to degrees."""
+    return x * (180.0 / np.pi)
+
+
+radians, degrees, fabs, mod = deg2rad, rad2deg, abs, remainder
+
+
+def nan_to_num(x, copy: bool = True, nan: float = 0.0, posinf=None, neginf=None):
+    """Replace NaN and infinities by numbers; derivative 1 where ``x`` is finite, else 0."""
+    value = _primal(x)
+    fixed = np.nan_to_num(value, nan=nan, posinf=posinf, neginf=neginf)
+    return where(np.isfinite(value), x, fixed)
+
+
+def _require_real(name, x):
+    if np.iscomplexobj(_primal(x)):
+        raise DTypeError(f"anp.{name}: the input is complex (shape {np.shape(_primal(x))}); "
+                         "adlib differentiates real arrays only. Carry real and imaginary "
+                         "parts as two real arrays.")
+
+
+def real(x):
+    """Real part: the identity on the real arrays adlib differentiates."""
+    _require_real("real", x)
+    return x
+
+
+def imag(x):
+    """Imaginary part: zero (a constant) on real arrays."""
+    _require_real("imag", x)
+    return np.zeros(np.shape(_primal(x)))
+
+
+def conj(x):
+    """Complex conjugate: the identity on real arrays."""
+    _require_real("conj", x)
+    return x
+
+
+def angle(x, deg: bool = False):
+    """Argument: 0 for x >= 0, pi for x < 0 (a constant) on real arrays."""
+    _require_real("angle", x)
+    return np.angle(_primal(x), deg=deg)
+
+
+def real_if_close(x, tol: float = 100):
+    """The identity on real arrays."""
+    _require_real("real_if_close", x)
+    return x
+
+
+conjugate = conj
+
 
 # ---- not differentiable: outputs carry no derivative ------------------------------
 sign = nondifferentiable(np.sign, "sign")

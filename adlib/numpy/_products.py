@@ -62,9 +62,8 @@ def dot(a, b):
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
         return a * b
-    if len(sa) > 2 or len(sb) > 2:
-        raise NotImplementedError("anp.dot supports up to 2-D operands; use anp.matmul or "
-                                  "anp.einsum for stacked arrays")
+    if len(sa) > 2 or len(sb) > 2:   # sum over the last axis of a, second-to-last of b
+        return tensordot(a, b, axes=([len(sa) - 1], [max(len(sb) - 2, 0)]))
     return matmul(a, b)
 
 
@@ -115,12 +114,39 @@ def _parse(subscripts: str, shapes: list) -> tuple[list, str]:
         out = ell + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell))
     else:
         out = out.replace("...", ell)
-    for t in ins:
-        if len(set(t)) != len(t):
-            raise NotImplementedError(
-                f"anp.einsum: the signature '{subscripts}' repeats an index inside one operand "
-                f"('{t}'); adlib has no rule for that. Use anp.trace or anp.diag instead.")
     return ins, out
+
+
+def _take_repeated_diagonals(ins: list, operands: list) -> tuple[list, list]:
+    """Rewrite operands whose subscripts repeat an index ('jj') as their diagonals.
+
+    ``einsum('jj->j', A)`` reads the diagonal of ``A``: each repeated pair of
+    axes is replaced by ``diagonal`` (a primitive with its own rules), whose
+    new last axis takes the index once.
+    """
+    from adlib.numpy._shape import diagonal
+    ins, operands = list(ins), list(operands)
+    for k, term in enumerate(ins):
+        while len(set(term)) != len(term):
+            c = next(c for c in term if term.count(c) > 1)
+            i = term.index(c)
+            j = term.index(c, i + 1)
+            operands[k] = diagonal(operands[k], 0, i, j)
+            term = term[:i] + term[i + 1:j] + term[j + 1:] + c
+        ins[k] = term
+    return ins, operands
+
+
+def _from_sublists(args) -> tuple[str, list]:
+    """NumPy's interleaved form einsum(op0, sub0, op1, sub1, ..., [subout]) as a string."""
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+    def spell(sub):
+        return "".join("..." if s is Ellipsis else letters[int(s)] for s in sub)
+    args = list(args)
+    out = spell(args.pop()) if len(args) % 2 else None
+    operands, subs = args[0::2], [spell(s) for s in args[1::2]]
+    return ",".join(subs) + ("" if out is None else "->" + out), operands
 
 
 def _einsum_fun(subscripts, *operands):
@@ -163,9 +189,16 @@ def einsum_vjp(i, g, ans, subscripts, *operands):
 defjvp(_einsum, einsum_jvp); defvjp(_einsum, einsum_vjp)
 
 
-def einsum(subscripts: str, *operands):
-    """Einstein summation (no index may repeat inside a single operand)."""
+def einsum(subscripts, *operands):
+    """Einstein summation, with NumPy's string and interleaved (sublist) forms.
+
+    An index repeated inside one operand (``'ii->i'``, ``'ii'``) reads a
+    diagonal, as in NumPy.
+    """
+    if not isinstance(subscripts, str):
+        subscripts, operands = _from_sublists((subscripts,) + operands)
     ins, out = _parse(subscripts, [shape_of(o) for o in operands])
+    ins, operands = _take_repeated_diagonals(ins, operands)
     return _einsum(",".join(ins) + "->" + out, *operands)
 
 

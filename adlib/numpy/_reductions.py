@@ -1,9 +1,15 @@
-"""Reductions (sum, mean, prod, max, min) and their rules."""
+"""Reductions (sum, mean, var, std, prod, max, min) and their rules.
+
+``prod``'s rules use the product of the *other* entries, never ``ans / x``,
+so they are right at inputs with one or more zeros, to every order (see
+:func:`_product_of_others`).
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from adlib.engine import Primitive, defjvp, defvjp, shape_of
+from adlib.engine import Primitive, _primal, defjvp, defvjp, shape_of
+from adlib.errors import UnsupportedError
 
 _sum = Primitive(np.sum, "sum")
 _prod = Primitive(np.prod, "prod")
@@ -45,34 +51,57 @@ def sum_vjp(g, ans, x, axis=None, keepdims=False):
     return _spread(g, x, axis, keepdims)
 
 
+def _product_of_others(x, axis):
+    """Entry i: the product of the entries reduced together with x_i, except x_i.
+
+    Without zeros in ``x`` this is ``prod / x`` (one division).  With zeros,
+    the reduced entries are laid out as rows of length n and each row is
+    repeated n times with entry i replaced by 1 in copy i, so the product is
+    taken without dividing: O(n^2) work, paid only at inputs with zeros.
+    Both branches are written with adlib operations, so the derivative of
+    this function (the second derivative of ``prod``) follows the same logic.
+    """
+    from adlib.numpy import _elementwise as elw, _shape as shp
+    shape = shape_of(x)
+    if np.all(_primal(x) != 0):
+        return _restore(_prod(x, axis=axis, keepdims=True), shape, None, True) / x
+    axes = _axes(axis, len(shape))
+    kept = [i for i in range(len(shape)) if i not in axes]
+    n = int(np.prod([shape[a] for a in axes]))
+    rows = shp.reshape(shp.transpose(x, tuple(kept + list(axes))),
+                       tuple(shape[i] for i in kept) + (n,))
+    copies = elw.where(np.eye(n, dtype=bool), 1.0, shp.expand_dims(rows, -2))
+    others = _prod(copies, axis=-1)
+    others = shp.reshape(others, tuple(shape[i] for i in kept) + tuple(shape[a] for a in axes))
+    return shp.transpose(others, tuple(np.argsort(kept + list(axes))))
+
+
 def prod_jvp(t, ans, x, axis=None, keepdims=False):
-    return _sum(t * _restore(ans, shape_of(x), axis, keepdims) / x, axis=axis, keepdims=keepdims)
+    return _sum(t * _product_of_others(x, axis), axis=axis, keepdims=keepdims)
 
 
 def prod_vjp(g, ans, x, axis=None, keepdims=False):
-    shape = shape_of(x)
-    return _restore(g, shape, axis, keepdims) * _restore(ans, shape, axis, keepdims) / x
+    return _restore(g, shape_of(x), axis, keepdims) * _product_of_others(x, axis)
 
 
 def _argext_weights(ans, x, axis, keepdims):
     """Where ``x`` attains the max/min, shared equally among ties."""
-    from adlib.engine import _primal
     hit = (_primal(x) == _primal(_restore(ans, shape_of(x), axis, keepdims)))
     return hit / np.sum(hit, axis=axis, keepdims=True)
 
 
-def max_jvp(t, ans, x, axis=None, keepdims=False):
+def extremum_jvp(t, ans, x, axis=None, keepdims=False):
     return _sum(t * _argext_weights(ans, x, axis, keepdims), axis=axis, keepdims=keepdims)
 
 
-def max_vjp(g, ans, x, axis=None, keepdims=False):
+def extremum_vjp(g, ans, x, axis=None, keepdims=False):
     return _restore(g, shape_of(x), axis, keepdims) * _argext_weights(ans, x, axis, keepdims)
 
 
-defjvp(_sum, sum_jvp);   defvjp(_sum, sum_vjp)
-defjvp(_prod, prod_jvp); defvjp(_prod, prod_vjp)
-defjvp(_max, max_jvp);   defvjp(_max, max_vjp)
-defjvp(_min, max_jvp);   defvjp(_min, max_vjp)
+defjvp(_sum, sum_jvp);        defvjp(_sum, sum_vjp)
+defjvp(_prod, prod_jvp);      defvjp(_prod, prod_vjp)
+defjvp(_max, extremum_jvp);   defvjp(_max, extremum_vjp)
+defjvp(_min, extremum_jvp);   defvjp(_min, extremum_vjp)
 
 
 def _check_axis(name, axis):
@@ -82,29 +111,61 @@ def _check_axis(name, axis):
     return axis
 
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001
+def _check_out(name, out):
+    if out is not None:
+        raise UnsupportedError(f"anp.{name}: out= writes in place, which adlib cannot "
+                               "differentiate; use the returned array")
+
+
+def _as_array(x):
+    """A list or tuple holding traced values becomes one traced array."""
+    if isinstance(x, (list, tuple)):
+        from adlib.numpy import array
+        return array(x)
+    return x
+
+
+def sum(x, axis=None, dtype=None, out=None, keepdims=False):  # noqa: A001
     """Sum of elements over ``axis`` (all by default)."""
-    return _sum(x, axis=_check_axis("sum", axis), keepdims=keepdims)
+    _check_out("sum", out)
+    return _sum(_as_array(x), axis=_check_axis("sum", axis), keepdims=keepdims)
 
 
-def prod(x, axis=None, keepdims=False):
-    """Product over ``axis``. Its rules divide by ``x``: avoid exact zeros."""
-    return _prod(x, axis=_check_axis("prod", axis), keepdims=keepdims)
+def prod(x, axis=None, dtype=None, out=None, keepdims=False):
+    """Product over ``axis``; its rules are right at zeros, to every order."""
+    _check_out("prod", out)
+    return _prod(_as_array(x), axis=_check_axis("prod", axis), keepdims=keepdims)
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
+def max(x, axis=None, out=None, keepdims=False):  # noqa: A001
     """Maximum over ``axis``; ties share the derivative equally."""
-    return _max(x, axis=_check_axis("max", axis), keepdims=keepdims)
+    _check_out("max", out)
+    return _max(_as_array(x), axis=_check_axis("max", axis), keepdims=keepdims)
 
 
-def min(x, axis=None, keepdims=False):  # noqa: A001
+def min(x, axis=None, out=None, keepdims=False):  # noqa: A001
     """Minimum over ``axis``; ties share the derivative equally."""
-    return _min(x, axis=_check_axis("min", axis), keepdims=keepdims)
+    _check_out("min", out)
+    return _min(_as_array(x), axis=_check_axis("min", axis), keepdims=keepdims)
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x, axis=None, dtype=None, out=None, keepdims=False):
     """Mean over ``axis``."""
-    return sum(x, axis=axis, keepdims=keepdims) * (1.0 / _count(x, axis))
+    x = _as_array(x)
+    return sum(x, axis=axis, out=out, keepdims=keepdims) * (1.0 / _count(x, axis))
+
+
+def var(x, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False):
+    """Variance over ``axis``, dividing by ``N - ddof``."""
+    x = _as_array(x)
+    d = x - mean(x, axis=axis, keepdims=True)
+    return sum(d * d, axis=axis, out=out, keepdims=keepdims) * (1.0 / (_count(x, axis) - ddof))
+
+
+def std(x, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False):
+    """Standard deviation over ``axis``; its derivative is infinite where it is 0."""
+    from adlib.numpy._elementwise import sqrt
+    return sqrt(var(x, axis=axis, out=out, ddof=ddof, keepdims=keepdims))
 
 
 amax, amin = max, min

@@ -191,7 +191,8 @@ def stack(arrays, axis=0):
 
 
 def hstack(arrays):
-    """Stack arrays column-wise (along axis 1, or 0 for 1-D arrays)."""
+    """Stack arrays column-wise (along axis 1, or 0 for 0-d and 1-D arrays)."""
+    arrays = [reshape(a, (1,)) if not shape_of(a) else a for a in arrays]
     return concatenate(arrays, axis=0 if len(shape_of(arrays[0])) == 1 else 1)
 
 
