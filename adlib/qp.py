@@ -459,7 +459,8 @@ def interior_point_qp(Q, c, A, b, G, h, *, tol: float = 1e-10, maxiter: int = 10
                           for i in touching]].astype(int)
     weak = np.sort(np.concatenate([active[np.abs(mu[active]) <= tol_d],
                                    np.setdiff1d(touching, dependent)]))
-    return QPResult(xs, nus[:m], mu, slack, active, weak.astype(int), it, dependent)
+    return QPResult(xs, nus[:m], mu, slack, np.sort(active), weak.astype(int), it,
+                    dependent)
 
 
 def solve_qp(Q, c, A, b, G, h, *, tol: float = 1e-10, degenerate_tol: float = 1e-7):
