@@ -8,7 +8,7 @@ Use it inside functions you differentiate, exactly as you would use NumPy::
         return anp.sum(anp.sin(x) ** 2)
 
 Constants (``pi``, ``e``) and array constructors (``zeros``, ``eye``,
-``linspace``, ...) are NumPy's own: they create data, not derivatives.
+``arange``, ...) are NumPy's own: they create data, not derivatives.
 Every other function here is a primitive with forward and reverse rules, or
 a composition of primitives.  The rule tables live in one module per family:
 ``_elementwise``, ``_reductions``, ``_shape``, ``_products`` and ``linalg``.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as _np
 from numpy import (  # noqa: F401  (constants and constructors create data)
     arange, e, empty, eye, float32, float64, full, identity, inf,
-    linspace, nan, newaxis, ones, pi, zeros, ndarray, tril_indices, triu_indices,
+    nan, newaxis, ones, pi, zeros, ndarray, tril_indices, triu_indices,
 )
 
 from adlib.engine import _primal, shape_of
@@ -42,8 +42,8 @@ from adlib.numpy._shape import (  # noqa: F401
 )
 from adlib.numpy._arrange import (  # noqa: F401
     append, array_split, atleast_1d, atleast_3d, c_, column_stack, cross, dsplit, fliplr,
-    flipud, hsplit, kron, pad, r_, repeat, roll, rollaxis, rot90, row_stack, select, split,
-    tile, vsplit,
+    flipud, hsplit, kron, linspace, pad, r_, repeat, roll, rollaxis, rot90, row_stack,
+    select, split, tile, vsplit,
 )
 from adlib.numpy._products import dot, einsum, inner, matmul, outer, tensordot, vdot  # noqa: F401
 from adlib.numpy import linalg  # noqa: F401,E402

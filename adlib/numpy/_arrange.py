@@ -19,7 +19,8 @@ from adlib.numpy import _shape as shp
 
 __all__ = ["repeat", "tile", "roll", "rot90", "flipud", "fliplr", "rollaxis", "split",
            "array_split", "hsplit", "vsplit", "dsplit", "append", "pad", "kron", "cross",
-           "column_stack", "row_stack", "atleast_1d", "atleast_3d", "select", "r_", "c_"]
+           "column_stack", "row_stack", "atleast_1d", "atleast_3d", "select", "r_", "c_",
+           "linspace"]
 
 
 def _gather(x, numpy_fun, *args, **kwargs):
@@ -103,6 +104,8 @@ def dsplit(x, indices_or_sections):
 
 def append(arr, values, axis: int | None = None):
     """``arr`` with ``values`` appended (both flattened if ``axis`` is ``None``)."""
+    from adlib.numpy._reductions import _as_array
+    arr, values = _as_array(arr), _as_array(values)
     if axis is None:
         return shp.concatenate([shp.ravel(arr), shp.ravel(values)], axis=0)
     return shp.concatenate([arr, values], axis=axis)
@@ -201,6 +204,21 @@ def select(condlist, choicelist, default=0.0):
     for cond, choice in reversed(list(zip(condlist, choicelist))):
         out = elw.where(_primal(cond), choice, out)
     return out
+
+
+def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = False,
+             dtype=None, axis: int = 0):
+    """``num`` evenly spaced values from ``start`` to ``stop``; the ends may be traced."""
+    if not isinstance(start, Box) and not isinstance(stop, Box):
+        return np.linspace(start, stop, num, endpoint=endpoint, retstep=retstep,
+                           dtype=dtype, axis=axis)
+    if retstep or axis != 0:
+        raise UnsupportedError("anp.linspace of traced ends: retstep and axis are not "
+                               "supported")
+    fractions = np.linspace(0.0, 1.0, num, endpoint=endpoint)
+    nd = max(len(shape_of(start)), len(shape_of(stop)))
+    fractions = fractions.reshape((num,) + (1,) * nd)
+    return start + (stop - start) * fractions
 
 
 class _Concatenator:

@@ -163,9 +163,16 @@ def var(x, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = Fals
 
 
 def std(x, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False):
-    """Standard deviation over ``axis``; its derivative is infinite where it is 0."""
+    """Standard deviation over ``axis``.
+
+    Its derivative is infinite where the entries are equal, except over a
+    single entry (``ddof=0``), where ``std`` is identically 0 and so is its
+    derivative.
+    """
     from adlib.numpy._elementwise import sqrt
-    return sqrt(var(x, axis=axis, out=out, ddof=ddof, keepdims=keepdims))
+    x = _as_array(x)
+    v = var(x, axis=axis, out=out, ddof=ddof, keepdims=keepdims)
+    return v if _count(x, axis) == 1 and ddof == 0 else sqrt(v)
 
 
 amax, amin = max, min
