@@ -56,7 +56,7 @@ PYTEST := $(BIN)/python -m pytest
 NBVAL_OPTS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 	-W "ignore:Overlapping options from comments and metadata:UserWarning"
 
-.PHONY: help venv mathjax book test test-unit test-nbval test-site test-rosetta rosetta lab notebooks bench clean distclean
+.PHONY: help venv mathjax book test test-unit test-deep test-nbval test-site test-rosetta rosetta lab notebooks bench clean distclean
 
 help:
 	@echo "make book       build the site into _build/html (warnings are errors)"
@@ -129,6 +129,10 @@ test: test-unit test-nbval test-site test-rosetta
 # adlib's test suite and the self-test of the nbval set-up
 test-unit: $(STAMP)
 	$(PYTEST) tests --ignore=tests/site
+
+# the property-based tests with many more examples (hypothesis profile "deep")
+test-deep: $(STAMP)
+	HYPOTHESIS_PROFILE=deep $(PYTEST) tests/test_properties.py
 
 # strict nbval: every stored output of every notebook must be reproduced
 test-nbval: $(STAMP)

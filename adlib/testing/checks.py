@@ -14,7 +14,9 @@ built from the errors actually incurred instead:
   2ε; their difference D estimates the error of the first (it is three times
   the truncation error plus rounding of the same size). The error it causes in
   ⟨ȳ, J ẋ⟩ is a sum of N terms ȳᵢDᵢ of random sign, whose size is their
-  root-sum-square; 100 times that is allowed;
+  root-sum-square; 100 times that is allowed, plus 100 times the same sum for
+  the resolution of the quotient, u(|f(x+εẋ)ᵢ| + |f(x−εẋ)ᵢ|)/2ε (a difference
+  quotient that is exactly 0 cannot tell 0 from anything below it);
 * rounding in the two sums: 4u√N times the sum of the magnitudes of the terms
   (u the unit round-off);
 * on top, a relative tolerance ``rtol`` (default 1e-8) of the larger of the two
@@ -132,10 +134,18 @@ def _values(x) -> list:
     return [np.asarray(_primal(leaf), dtype=float) for leaf in tree.flatten(x)[0]]
 
 
-def _central_difference(f, primals, tangents, eps):
+def _central_difference(f, primals, tangents, eps, resolution: bool = False):
+    """(f(x + eps t) - f(x - eps t)) / (2 eps); with ``resolution``, also the size
+    u (|f(x + eps t)| + |f(x - eps t)|) / (2 eps) of one rounding step of that quotient."""
     plus = f(*[_axpy(eps, t, p) for p, t in zip(primals, tangents)])
     minus = f(*[_axpy(-eps, t, p) for p, t in zip(primals, tangents)])
-    return tree.tree_map(lambda a, b: (np.asarray(a) - np.asarray(b)) / (2 * eps), plus, minus)
+    quotient = tree.tree_map(lambda a, b: (np.asarray(a) - np.asarray(b)) / (2 * eps),
+                             plus, minus)
+    if not resolution:
+        return quotient
+    u = np.finfo(float).eps
+    step = tree.tree_map(lambda a, b: u * (np.abs(a) + np.abs(b)) / (2 * eps), plus, minus)
+    return quotient, step
 
 
 def _fmt(x) -> str:
@@ -219,10 +229,11 @@ def check_jvp(f: Callable, primals: Sequence, *, seed: int = 0, eps: float = 1e-
     return CheckResult("check_jvp", _name(f), worst, worst_tol)
 
 
-def _fd_noise(ybar, jxdot, jxdot_2eps, xbar, xdot) -> float:
+def _fd_noise(ybar, jxdot, jxdot_2eps, step, xbar, xdot) -> float:
     """Estimated absolute error of ⟨ȳ, J ẋ⟩ by finite differences (see the module)."""
     yb, j1, j2 = _values(ybar), _values(jxdot), _values(jxdot_2eps)
     fd_err = float(np.sqrt(sum(np.sum((w * (a - b)) ** 2) for w, a, b in zip(yb, j1, j2))))
+    fd_err += float(np.sqrt(sum(np.sum((w * r) ** 2) for w, r in zip(yb, _values(step)))))
     terms = sum(float(np.sum(np.abs(w * a))) for w, a in zip(yb, j1))
     terms += sum(float(np.sum(np.abs(c * t))) for c, t in zip(_values(xbar), _values(xdot)))
     n = sum(v.size for v in yb) + sum(v.size for v in _values(xdot))
@@ -290,9 +301,9 @@ def check_vjp(f: Callable, primals: Sequence, *, seed: int = 0, eps: float = 1e-
                 raise AssertionError(f"check_vjp({_name(f)}): the cotangent for argument {i} "
                                      f"has shape {shape_of(lc)} but the argument has shape "
                                      f"{shape_of(lp)}")
-    jxdot = _central_difference(f, primals, xdot, eps)
+    jxdot, step = _central_difference(f, primals, xdot, eps, resolution=True)
     jxdot_2eps = _central_difference(f, primals, xdot, 2 * eps)
-    noise = _fd_noise(ybar, jxdot, jxdot_2eps, xbar, xdot)
+    noise = _fd_noise(ybar, jxdot, jxdot_2eps, step, xbar, xdot)
     res = dot_product_identity(tree.unflatten(tree.flatten(ybar)[1], _values(ybar)),
                                tree.unflatten(tree.flatten(jxdot)[1], _values(jxdot)),
                                tuple(tree.unflatten(tree.flatten(c)[1], _values(c))
