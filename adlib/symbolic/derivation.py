@@ -190,8 +190,23 @@ def _top_level_terms(tex: str) -> list:
 
 def _open_group(term: str) -> list | None:
     """Split a term ``a \\left( b + c \\right) d`` into pieces that may go on separate
-    lines (``\\left``/``\\right`` become ``\\bigl``/``\\bigr``, which may be split)."""
-    start = term.find(r"\left(")
+    lines (``\\left``/``\\right`` become ``\\bigl``/``\\bigr``, which may be split).
+    Only a group outside every brace is opened; None when there is none to open."""
+    depth, i, start = 0, 0, -1
+    while i < len(term):  # the first \left( outside braces and other groups
+        if term.startswith(r"\left(", i) and depth == 0:
+            start = i
+            break
+        if term.startswith(r"\left", i) and not term.startswith(r"\leftarrow", i):
+            depth += 1
+            i += 5
+            continue
+        if term.startswith(r"\right", i) and not term.startswith(r"\rightarrow", i):
+            depth -= 1
+            i += 6
+            continue
+        depth += {"{": 1, "}": -1}.get(term[i], 0)
+        i += 1
     if start < 0:
         return None
     depth, i = 0, start
@@ -217,9 +232,11 @@ def _open_group(term: str) -> list | None:
     return [head] + inner[1:-1] + [tail]
 
 
-def _lines(tex: str, width: float = LINE_WIDTH) -> list:
-    """Break ``tex`` into lines of at most ``width`` (estimated) characters, after a
-    top-level ``+``, ``−`` or ``=``; a long parenthesised sum is opened up when needed."""
+def _lines(tex: str, width: float | None = None) -> list:
+    """Break ``tex`` into lines of at most ``width`` (estimated) characters, default
+    :data:`LINE_WIDTH`, after a top-level ``+``, ``−`` or ``=``; a long parenthesised sum
+    is opened up when needed."""
+    width = LINE_WIDTH if width is None else width
     pieces: list = []
     for term in _top_level_terms(tex):
         if _width(term) > width:
@@ -246,7 +263,7 @@ def _lines_pieces(pieces: list, width: float) -> list:
     return out
 
 
-def _broken(tex: str, width: float = LINE_WIDTH) -> str:
+def _broken(tex: str, width: float | None = None) -> str:
     """``tex``, broken into an ``aligned`` block when it is too long for one line."""
     lines = _lines(tex, width)
     if len(lines) == 1:
