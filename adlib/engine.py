@@ -66,25 +66,22 @@ def new_level() -> int:
 class Box:
     """A value being differentiated at one trace level.
 
-    Boxes behave like arrays: arithmetic operators, ``@``, indexing, ``.T``,
-    ``.shape`` and a few methods dispatch to :mod:`adlib.numpy`.
+    Generic: a value, a level, the value's metadata (``shape``, ``ndim``,
+    ``size``, ``dtype``), comparisons on the primal values and refusals of
+    conversions that would drop the derivative.  The array protocol
+    (operators, indexing, ``.T``, ndarray methods, ``__array_ufunc__``) is
+    added by :mod:`adlib.numpy._boxes` through :func:`extend_box`.
     """
 
     __slots__ = ("value", "level")
-    __array_priority__ = 1000.0
 
-    # -- array-like attributes -------------------------------------------
     shape = property(lambda self: shape_of(self.value))
     ndim = property(lambda self: len(shape_of(self.value)))
     size = property(lambda self: int(np.prod(shape_of(self.value))))
     dtype = property(lambda self: _dtype(self.value))
-    T = property(lambda self: _anp().transpose(self))
 
     def __len__(self) -> int:
         return len(self.value)
-
-    def __iter__(self):
-        return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
         return bool(self.value)
@@ -101,64 +98,6 @@ class Box:
     def __complex__(self):
         raise TracingError(_conversion_message("complex"))
 
-    def __array__(self, *args, **kwargs):
-        raise TracingError(
-            f"NumPy tried to convert a value being differentiated ({_describe(self)}) "
-            "into a plain array, which would silently drop its derivative. Use the "
-            "functions of adlib.numpy (import adlib.numpy as anp) inside functions you "
-            "differentiate, e.g. anp.sin(x) instead of np.sin(x).")
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        name = ufunc.__name__
-        fn = _UFUNC_OPERATORS.get(name)
-        if method == "__call__" and fn is not None and not kwargs:
-            return getattr(_anp(), fn)(*inputs)
-        hint = (f"Use adlib.numpy.{name} instead (import adlib.numpy as anp)."
-                if hasattr(_anp(), name) and method == "__call__" else
-                f"adlib.numpy has no np.{name}{'' if method == '__call__' else '.' + method}: "
-                f"write it with adlib.numpy operations or a custom rule.")
-        raise TracingError(
-            f"np.{name} was applied to a value being differentiated "
-            f"({_describe(self)}); plain NumPy cannot carry derivatives. {hint}")
-
-    def __array_function__(self, func, types, args, kwargs):
-        name = getattr(func, "__name__", str(func))
-        if name in ("shape", "ndim", "size"):   # metadata only: harmless
-            return getattr(self, name)
-        mod = getattr(func, "__module__", "numpy") or "numpy"
-        sub = ".linalg" if "linalg" in mod else ""
-        anp = _anp().linalg if sub else _anp()
-        hint = (f"Use adlib.numpy{sub}.{name} instead (import adlib.numpy as anp)"
-                if hasattr(anp, name) else
-                f"adlib.numpy{sub} has no {name}: write it with adlib.numpy operations")
-        raise TracingError(
-            f"np{sub}.{name} was applied to a value being differentiated "
-            f"({_describe(self)}); plain NumPy cannot carry derivatives. {hint}, or wrap "
-            f"your NumPy code in ad.custom_jvp / ad.custom_vjp with a rule you derive.")
-
-    def __setitem__(self, key, val):
-        raise TracingError(
-            "in-place assignment x[...] = v is not differentiable in adlib. Build the "
-            "array functionally instead: anp.where, anp.concatenate or anp.stack.")
-
-    # -- operators --------------------------------------------------------
-    def __neg__(self): return _anp().negative(self)
-    def __pos__(self): return self
-    def __abs__(self): return _anp().abs(self)
-    def __add__(self, o): return _anp().add(self, o)
-    def __radd__(self, o): return _anp().add(o, self)
-    def __sub__(self, o): return _anp().subtract(self, o)
-    def __rsub__(self, o): return _anp().subtract(o, self)
-    def __mul__(self, o): return _anp().multiply(self, o)
-    def __rmul__(self, o): return _anp().multiply(o, self)
-    def __truediv__(self, o): return _anp().divide(self, o)
-    def __rtruediv__(self, o): return _anp().divide(o, self)
-    def __pow__(self, o): return _anp().power(self, o)
-    def __rpow__(self, o): return _anp().power(o, self)
-    def __matmul__(self, o): return _anp().matmul(self, o)
-    def __rmatmul__(self, o): return _anp().matmul(o, self)
-    def __getitem__(self, idx): return _anp()._getitem(self, idx)
-
     # comparisons are not differentiable: they return plain boolean arrays
     def __lt__(self, o): return _primal(self) < _primal(o)
     def __le__(self, o): return _primal(self) <= _primal(o)
@@ -168,25 +107,13 @@ class Box:
     def __ne__(self, o): return _primal(self) != _primal(o)
     __hash__ = object.__hash__
 
-    # -- methods ----------------------------------------------------------
-    def sum(self, axis=None, keepdims=False): return _anp().sum(self, axis=axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return _anp().mean(self, axis=axis, keepdims=keepdims)
-    def max(self, axis=None, keepdims=False): return _anp().max(self, axis=axis, keepdims=keepdims)
-    def min(self, axis=None, keepdims=False): return _anp().min(self, axis=axis, keepdims=keepdims)
-    def prod(self, axis=None, keepdims=False): return _anp().prod(self, axis=axis, keepdims=keepdims)
-    def dot(self, o): return _anp().dot(self, o)
-    def reshape(self, *shape): return _anp().reshape(self, shape[0] if len(shape) == 1 else shape)
-    def ravel(self): return _anp().ravel(self)
-    def flatten(self): return _anp().ravel(self)
-    def transpose(self, *axes): return _anp().transpose(self, axes or None)
-    def squeeze(self, axis=None): return _anp().squeeze(self, axis)
-    def trace(self): return _anp().trace(self)
-    def copy(self): return self
-    def astype(self, dtype):
-        if np.issubdtype(np.dtype(dtype), np.floating):
-            return self
-        raise TracingError(f"astype({np.dtype(dtype)}) of a value being differentiated "
-                           "would drop its derivative; adlib differentiates floats only.")
+
+def extend_box(members: type) -> None:
+    """Add the members of class ``members`` to :class:`Box` (an array protocol)."""
+    for name, value in vars(members).items():
+        if name not in ("__module__", "__qualname__", "__doc__", "__dict__",
+                        "__weakref__", "__slots__"):
+            setattr(Box, name, value)
 
 
 class JVPBox(Box):
@@ -214,27 +141,6 @@ class VJPBox(Box):
 
 
 _BOX_TYPES = (JVPBox, VJPBox)
-
-_UFUNC_OPERATORS = {
-    "add": "add", "subtract": "subtract", "multiply": "multiply",
-    "divide": "divide", "true_divide": "divide", "power": "power",
-    "matmul": "matmul", "negative": "negative", "absolute": "abs",
-    "less": "_less", "less_equal": "_less_equal", "greater": "_greater",
-    "greater_equal": "_greater_equal", "equal": "_equal", "not_equal": "_not_equal",
-}
-
-
-_anp_module = None
-
-
-def _anp():
-    """adlib.numpy, imported late: it builds on this module."""
-    global _anp_module
-    if _anp_module is None:
-        from adlib import numpy as anp
-        _anp_module = anp
-    return _anp_module
-
 
 def shape_of(x) -> tuple:
     """``np.shape`` that also accepts boxes (NumPy's own would refuse them)."""
@@ -467,10 +373,7 @@ class Primitive:
         tangents = [None] * len(args)
         for i in argnums:
             tangents[i] = args[i].tangent
-        t = self.jvp_sum(tangents, ans, unboxed, kwargs)
-        if shape_of(t) != shape_of(ans):
-            t = _anp().broadcast_to(t, shape_of(ans))
-        return JVPBox(ans, top, t)
+        return JVPBox(ans, top, self.jvp_sum(tangents, ans, unboxed, kwargs))
 
 
 def primitive(fun: Callable | None = None, *, name: str | None = None,
