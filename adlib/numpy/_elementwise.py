@@ -232,9 +232,9 @@ def _between(x, lo, hi):
 
 def _below(x, lo): return np.asarray(_primal(x) < _primal(lo), dtype=float)
 def _above(x, hi): return np.asarray(_primal(x) > _primal(hi), dtype=float)
-def clip_jvp_x(t, ans, x, lo, hi): return t * _between(x, lo, hi)
-def clip_jvp_lo(t, ans, x, lo, hi): return t * _below(x, lo)
-def clip_jvp_hi(t, ans, x, lo, hi): return t * _above(x, hi)
+def clip_jvp_x(t, ans, x, lo, hi): return broadcast_like(t * _between(x, lo, hi), ans)
+def clip_jvp_lo(t, ans, x, lo, hi): return broadcast_like(t * _below(x, lo), ans)
+def clip_jvp_hi(t, ans, x, lo, hi): return broadcast_like(t * _above(x, hi), ans)
 def clip_vjp_x(g, ans, x, lo, hi): return ub(g * _between(x, lo, hi), x)
 def clip_vjp_lo(g, ans, x, lo, hi): return ub(g * _below(x, lo), lo)
 def clip_vjp_hi(g, ans, x, lo, hi): return ub(g * _above(x, hi), hi)

@@ -21,6 +21,20 @@ def unbroadcast(g, shape: tuple):
     return anp.reshape(g, shape)
 
 
+def broadcast_like(t, ans):
+    """Broadcast a tangent to the answer's shape (the adjoint of :func:`unbroadcast`).
+
+    JVP rules whose tangent can lack the dimensions that broadcasting gave the
+    answer (``add``, ``subtract``, ``where``) end with it; the engine does not
+    broadcast tangents.
+    """
+    shape = shape_of(ans)
+    if shape_of(t) == shape:
+        return t
+    from adlib.numpy._shape import broadcast_to
+    return broadcast_to(t, shape)
+
+
 def swap_last(x):
     """Swap the last two axes: the transpose of a matrix or of a stack of them."""
     from adlib import numpy as anp
