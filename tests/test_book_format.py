@@ -275,3 +275,34 @@ def test_figure_rules_catch_each_planted_defect():
                                   mystnb={"figure": {"caption": "Up.", "name": "fig-b"},
                                           "image": {"alt": "A line going up."}}))
     assert figures(with_metadata) == []
+
+
+# ---- honest links: repository buttons only with a configured repository -------------------
+
+def test_repository_buttons_follow_the_one_setting(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "_ext"))
+    import repository_buttons as rb
+
+    for unset in ({}, {"repository_url": ""}, {"repository_url": "  "},
+                  {"repository_url": rb.JUPYTER_BOOK_DEFAULT + "/"}):
+        off = rb.buttons_for({**unset, "launch_buttons": {
+            "binderhub_url": "https://mybinder.org", "colab_url": "https://colab", "thebe": 0}})
+        assert not off["use_repository_button"] and not off["use_issues_button"]
+        assert not any(off["launch_buttons"].get(k) for k in ("binderhub_url", "colab_url"))
+    on = rb.buttons_for({"repository_url": "https://github.com/someone/adlib-book"})
+    assert on["use_repository_button"] and on["use_issues_button"]
+    assert on["launch_buttons"]["binderhub_url"] and on["launch_buttons"]["colab_url"]
+
+
+def test_config_names_no_repository_that_the_buttons_would_need():
+    """The default configuration sets the one setting to empty (left out, Jupyter Book
+    would fill in its own repository) and switches no button on by itself."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    assert "url" in config.get("repository", {}), "keep `repository: url:` in _config.yml"
+    html = config.get("html", {})
+    assert not any(html.get(k) for k in ("use_repository_button", "use_issues_button"))
+    launch = config.get("launch_buttons", {})
+    assert not any(launch.get(k) for k in ("binderhub_url", "colab_url"))
+    assert "repository_buttons" in config["sphinx"]["config"]["extensions"]
