@@ -29,11 +29,11 @@ pass with previous / next / play buttons::
     graph.draw(g, mode="reverse")          # stored values and adjoints
     graph.animate(g, mode="forward")       # step by step, for a notebook or a page
 
-The modules, one idea each: :mod:`~adlib.graph.record` (recording a trace),
-:mod:`~adlib.graph.structure` (the graph and what reverse mode stores),
-:mod:`~adlib.graph.passes` (the two passes), :mod:`~adlib.graph.picture` (what
-a picture or a frame shows), :mod:`~adlib.graph.dot` (layout and SVG with
-Graphviz), :mod:`~adlib.graph.drawing` (drawings and step-throughs).
+The modules, one idea each: ``record`` (recording a trace),
+``structure`` (the graph and what reverse mode stores),
+``passes`` (the two passes), ``picture`` (what
+a picture or a frame shows), ``dot`` (layout and SVG with
+Graphviz), ``drawing`` (drawings and step-throughs).
 """
 from adlib.graph.drawing import Drawing, StepThrough, animate, animation_html, draw
 from adlib.graph.nodes import (Edge, GraphArgumentError, GraphNode, StoredValue,

@@ -35,7 +35,7 @@ class Drawing:
     Attributes
     ----------
     svg
-        The SVG text (scales with its container, see :func:`adlib.graph.dot.svg`).
+        The SVG text (scales with its container, see ``adlib.graph.dot.svg``).
     dot
         The Graphviz source it was drawn from.
     alt

@@ -32,7 +32,7 @@ def forward_pass(graph: Graph, tangents: Any) -> Pass:
         ``(JVP rule of the child for that argument)(parent's tangent)``,
         and a node's tangent is the sum of its incoming terms.  A custom
         JVP node applies its custom pushforward; a ``custom_vjp`` node has
-        no pushforward, so the pass raises :class:`~adlib.TracingError` there, as
+        no pushforward, so the pass raises ``adlib.TracingError`` there, as
         :func:`adlib.jvp` does.
     """
     seeds = _input_seeds(graph, tangents)

@@ -191,7 +191,7 @@ class Graph:
             ``(JVP rule of the child for that argument)(parent's tangent)``,
             and a node's tangent is the sum of its incoming terms.  A custom
             JVP node applies its custom pushforward; a ``custom_vjp`` node has
-            no pushforward, so the pass raises :class:`~adlib.TracingError`
+            no pushforward, so the pass raises ``adlib.TracingError``
             there, as :func:`adlib.jvp` does.
         """
         from adlib.graph.passes import forward_pass
