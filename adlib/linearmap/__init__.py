@@ -16,10 +16,9 @@ Euclidean inner product (the sum of elementwise products) on both sides, which
 is the convention of reverse-mode AD. :meth:`LinearMap.adjoint` with inner
 products builds the adjoint under other inner products from it.
 
-One module per idea: :mod:`~adlib.linearmap.maps` (the map and its algebra),
-:mod:`~adlib.linearmap.inner` (inner products), :mod:`~adlib.linearmap.dot_test`
-(the dot-product test, shared with :func:`adlib.testing.check_vjp`) and
-:mod:`~adlib.linearmap.linearize`.
+One module per idea: ``maps`` (the map and its algebra), ``inner`` (inner
+products), ``dot_test`` (the dot-product test, shared with
+:func:`adlib.testing.check_vjp`) and ``linearize``.
 """
 from adlib.linearmap._spaces import Tree
 from adlib.linearmap.dot_test import DotProductResult, dot_product_identity, dot_product_test
@@ -40,5 +39,10 @@ __all__ = [
     "dot_product_identity",
     "dot_product_test",
     "linearize",
-    "Tree",
 ]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if hasattr(_obj, "__module__") and not isinstance(_obj, InnerProduct):
+        _obj.__module__ = __name__  # documented (and shown) under their public path
+del _name, _obj

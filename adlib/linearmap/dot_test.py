@@ -127,7 +127,7 @@ def dot_product_test(
     ``x`` and ``w`` are standard normal draws (every array of a tuple too) from
     ``numpy.random.default_rng(seed)``: no symmetry or other structure that
     could hide a wrong adjoint. The two sides are compared by
-    :func:`dot_product_identity`, the same comparison
+    :func:`adlib.linearmap.dot_product_identity`, the same comparison
     :func:`adlib.testing.check_vjp` makes for a pullback.
 
     Parameters

@@ -8,7 +8,8 @@
   with general random :math:`\\dot x, \\bar y` (the left side by finite differences),
   after checking that the pullback returns one cotangent per input, each with
   its input's shape. Its tolerance comes from the errors actually incurred, so
-  a single wrong entry is caught at any size (:mod:`adlib.testing.checks`).
+  a single wrong entry is caught at any size (the design is in the docstring of
+  ``adlib.testing.checks``).
 * :func:`check_grads` runs both, and recurses for higher orders.
 * :mod:`adlib.testing.domains`: check a rule on a structured domain
   (``domain=symmetric``, ...), the idea of ChainRules' ``ProjectTo``.
@@ -22,4 +23,8 @@ from adlib.testing import domains
 from adlib.testing.checks import CheckResult, check_grads, check_jvp, check_vjp
 from adlib.testing.domains import Domain
 
-__all__ = ["check_jvp", "check_vjp", "check_grads", "CheckResult", "Domain", "domains"]
+__all__ = ["check_jvp", "check_vjp", "check_grads", "CheckResult"]
+
+for _obj in (check_jvp, check_vjp, check_grads, CheckResult):
+    _obj.__module__ = __name__      # documented (and shown) under their public path
+del _obj

@@ -50,31 +50,23 @@ FD_SAFETY = 100.0
 
 @dataclass(frozen=True, repr=False)
 class CheckResult:
-    """Outcome of a passed check; the numbers are attributes, not in the repr.
+    """Outcome of a passed check; the numbers are attributes, not in the repr."""
 
-    Attributes
-    ----------
-    kind, name
-        ``"check_jvp"`` or ``"check_vjp"``, and the name of the function.
-    error
-        ``check_jvp``: the largest entrywise difference between the JVP and
-        finite differences; ``check_vjp``: ``|lhs - rhs|``.
-    tolerance
-        The largest ``error`` the check would have accepted (for ``check_jvp``
-        the bound at the worst entry).
-    lhs, rhs
-        ``check_vjp`` only (``None`` for ``check_jvp``): ⟨ȳ, J ẋ⟩ by finite
-        differences and ⟨x̄, ẋ⟩ from the pullback.
-    noise
-        ``check_vjp`` only: the estimated finite-difference error of ``lhs``.
-    """
-
+    #: ``"check_jvp"`` or ``"check_vjp"``.
     kind: str
+    #: Name of the function checked.
     name: str
+    #: ``check_jvp``: the largest entrywise difference between the JVP and finite
+    #: differences; ``check_vjp``: ``|lhs - rhs|``.
     error: float
+    #: The largest ``error`` the check would have accepted (for ``check_jvp``, the
+    #: bound at the worst entry).
     tolerance: float
+    #: ``check_vjp`` only (``None`` for ``check_jvp``): ⟨ȳ, J ẋ⟩ by finite differences.
     lhs: float | None = None
+    #: ``check_vjp`` only (``None`` for ``check_jvp``): ⟨x̄, ẋ⟩ from the pullback.
     rhs: float | None = None
+    #: ``check_vjp`` only: the estimated finite-difference error of ``lhs``.
     noise: float | None = None
 
     def __repr__(self) -> str:
@@ -181,7 +173,7 @@ def check_jvp(f: Callable, primals: Sequence, *, seed: int = 0, eps: float = 1e-
     AssertionError
         Naming ``f``, the output leaf and both values, when the JVP differs
         from finite differences or is not linear in the tangent.
-    adlib.errors.DTypeError
+    adlib.DTypeError
         If ``primals`` is not a tuple, or an argument is not float64.
     """
     primals, doms = _prepare("check_jvp", f, primals, domain)
@@ -280,7 +272,7 @@ def check_vjp(f: Callable, primals: Sequence, *, seed: int = 0, eps: float = 1e-
     ------
     AssertionError
         Naming ``f`` and both sides of the identity on failure.
-    adlib.errors.DTypeError
+    adlib.DTypeError
         If ``primals`` is not a tuple, or an argument is not float64.
     """
     primals, doms = _prepare("check_vjp", f, primals, domain)
@@ -334,7 +326,7 @@ def check_grads(f: Callable, args: Sequence, order: int = 1,
     ------
     AssertionError
         From the first check that fails.
-    adlib.errors.DTypeError
+    adlib.DTypeError
         If ``args`` is not a tuple, or an argument is not float64.
     ValueError
         For an unknown mode.
