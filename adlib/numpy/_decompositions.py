@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from adlib.custom import custom_jvp
-from adlib.engine import Primitive, _primal, defjvp, defvjp, shape_of
+from adlib.engine import ANS, Primitive, _primal, defjvp, defvjp, shape_of
 from adlib.errors import DTypeError, ShapeError, UnsupportedError
 from adlib.numpy import _shape as shp
 from adlib.numpy._reductions import sum as _sum
@@ -103,7 +103,7 @@ def cholesky_vjp(g, L, A):
     return symmetric_part(_mT(L_inv) @ _lower_half_diagonal(_mT(L) @ g) @ L_inv)
 
 
-defjvp(_cholesky, cholesky_jvp); defvjp(_cholesky, cholesky_vjp)
+defjvp(_cholesky, cholesky_jvp); defvjp(_cholesky, cholesky_vjp, reads=[(ANS,)])
 
 
 def cholesky(A):

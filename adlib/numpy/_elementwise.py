@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adlib.engine import Primitive, _primal, defjvp, defvjp, nondifferentiable
+from adlib.engine import ANS, Primitive, _primal, defjvp, defvjp, nondifferentiable
 from adlib.errors import DTypeError
 from adlib.numpy._util import broadcast_like, unbroadcast_to
 
@@ -143,20 +143,27 @@ def _log_or_zero_at_zero(x):
     """log x, with the value 0 at x == 0 (where x ** y is flat in y for y > 0)."""
     return log(where(_primal(x) == 0, 1.0, x))
 
-defjvp(add, add_jvp_x, add_jvp_y);               defvjp(add, add_vjp_x, add_vjp_y)
-defjvp(subtract, add_jvp_x, subtract_jvp_y);     defvjp(subtract, add_vjp_x, subtract_vjp_y)
-defjvp(multiply, multiply_jvp_x, multiply_jvp_y); defvjp(multiply, multiply_vjp_x, multiply_vjp_y)
-defjvp(divide, divide_jvp_x, divide_jvp_y);      defvjp(divide, divide_vjp_x, divide_vjp_y)
-defjvp(_power, power_jvp_x, power_jvp_y);        defvjp(_power, power_vjp_x, power_vjp_y)
-defjvp(maximum, extremum_jvp_x, extremum_jvp_y); defvjp(maximum, extremum_vjp_x, extremum_vjp_y)
-defjvp(minimum, extremum_jvp_x, extremum_jvp_y); defvjp(minimum, extremum_vjp_x, extremum_vjp_y)
-defjvp(fmax, extremum_jvp_x, extremum_jvp_y);    defvjp(fmax, extremum_vjp_x, extremum_vjp_y)
-defjvp(fmin, extremum_jvp_x, extremum_jvp_y);    defvjp(fmin, extremum_vjp_x, extremum_vjp_y)
+# reads: what each VJP rule reads from the forward pass (argument positions, ANS)
+_READS_XY, _READS_XY_ANS = (0, 1), (0, 1, ANS)
+defjvp(add, add_jvp_x, add_jvp_y)
+defvjp(add, add_vjp_x, add_vjp_y, reads=[(), ()])
+defjvp(subtract, add_jvp_x, subtract_jvp_y)
+defvjp(subtract, add_vjp_x, subtract_vjp_y, reads=[(), ()])
+defjvp(multiply, multiply_jvp_x, multiply_jvp_y)
+defvjp(multiply, multiply_vjp_x, multiply_vjp_y, reads=[(1,), (0,)])
+defjvp(divide, divide_jvp_x, divide_jvp_y)
+defvjp(divide, divide_vjp_x, divide_vjp_y, reads=[(1,), (1, ANS)])
+defjvp(_power, power_jvp_x, power_jvp_y)
+defvjp(_power, power_vjp_x, power_vjp_y, reads=[_READS_XY, (0, ANS)])
+for _prim in (maximum, minimum, fmax, fmin):
+    defjvp(_prim, extremum_jvp_x, extremum_jvp_y)
+    defvjp(_prim, extremum_vjp_x, extremum_vjp_y, reads=[_READS_XY_ANS, _READS_XY_ANS])
 defjvp(logaddexp, logaddexp_jvp_x, logaddexp_jvp_y)
-defvjp(logaddexp, logaddexp_vjp_x, logaddexp_vjp_y)
+defvjp(logaddexp, logaddexp_vjp_x, logaddexp_vjp_y, reads=[(0, ANS), (1, ANS)])
 defjvp(logaddexp2, logaddexp2_jvp_x, logaddexp2_jvp_y)
-defvjp(logaddexp2, logaddexp2_vjp_x, logaddexp2_vjp_y)
-defjvp(remainder, add_jvp_x, remainder_jvp_y);   defvjp(remainder, add_vjp_x, remainder_vjp_y)
+defvjp(logaddexp2, logaddexp2_vjp_x, logaddexp2_vjp_y, reads=[(0, ANS), (1, ANS)])
+defjvp(remainder, add_jvp_x, remainder_jvp_y)
+defvjp(remainder, add_vjp_x, remainder_vjp_y, reads=[(), _READS_XY])
 
 
 def negative_jvp(t, ans, x): return -t
@@ -199,14 +206,18 @@ def _sinc_slope(x, ans):
 
 # The Jacobian of an elementwise function is diagonal, so it is its own
 # transpose: each unary JVP rule also serves as the VJP rule (``*_vjp``).
+# Third column: what the rule reads from the forward pass, the input x (0) or
+# the answer (ANS).
+_X, _ANS = (0,), (ANS,)
 _UNARY_RULES = [
-    (negative, negative_jvp), (exp, exp_jvp), (log, log_jvp), (log1p, log1p_jvp),
-    (expm1, expm1_jvp), (sqrt, sqrt_jvp), (square, square_jvp),
-    (reciprocal, reciprocal_jvp), (sin, sin_jvp), (cos, cos_jvp), (tan, tan_jvp),
-    (arcsin, arcsin_jvp), (arccos, arccos_jvp), (arctan, arctan_jvp),
-    (sinh, sinh_jvp), (cosh, cosh_jvp), (tanh, tanh_jvp), (abs, abs_jvp),
-    (log2, log2_jvp), (log10, log10_jvp), (exp2, exp2_jvp), (arcsinh, arcsinh_jvp),
-    (arccosh, arccosh_jvp), (arctanh, arctanh_jvp), (sinc, sinc_jvp)]
+    (negative, negative_jvp, ()), (exp, exp_jvp, _ANS), (log, log_jvp, _X),
+    (log1p, log1p_jvp, _X), (expm1, expm1_jvp, _ANS), (sqrt, sqrt_jvp, _ANS),
+    (square, square_jvp, _X), (reciprocal, reciprocal_jvp, _ANS), (sin, sin_jvp, _X),
+    (cos, cos_jvp, _X), (tan, tan_jvp, _ANS), (arcsin, arcsin_jvp, _X),
+    (arccos, arccos_jvp, _X), (arctan, arctan_jvp, _X), (sinh, sinh_jvp, _X),
+    (cosh, cosh_jvp, _X), (tanh, tanh_jvp, _ANS), (abs, abs_jvp, _X), (log2, log2_jvp, _X),
+    (log10, log10_jvp, _X), (exp2, exp2_jvp, _ANS), (arcsinh, arcsinh_jvp, _X),
+    (arccosh, arccosh_jvp, _X), (arctanh, arctanh_jvp, _X), (sinc, sinc_jvp, (0, ANS))]
 
 
 def _as_vjp(jvp_rule):
@@ -217,9 +228,9 @@ def _as_vjp(jvp_rule):
     return vjp_rule
 
 
-for _prim, _rule in _UNARY_RULES:
+for _prim, _rule, _reads in _UNARY_RULES:
     defjvp(_prim, _rule)
-    defvjp(_prim, _as_vjp(_rule))
+    defvjp(_prim, _as_vjp(_rule), reads=[_reads])
 
 
 # ---- clip: differentiable in the array and in traced bounds ---------------------------
@@ -241,7 +252,7 @@ def clip_vjp_hi(g, ans, x, lo, hi): return ub(g * _above(x, hi), hi)
 
 
 defjvp(_clip, clip_jvp_x, clip_jvp_lo, clip_jvp_hi)
-defvjp(_clip, clip_vjp_x, clip_vjp_lo, clip_vjp_hi)
+defvjp(_clip, clip_vjp_x, clip_vjp_lo, clip_vjp_hi, reads=[(0, 1, 2), (0, 1), (0, 2)])
 
 
 def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A002
@@ -265,7 +276,8 @@ def where_vjp_x(g, ans, c, x, y): return ub(_where(c, g, 0.0), x)
 def where_vjp_y(g, ans, c, x, y): return ub(_where(c, 0.0, g), y)
 
 
-defjvp(_where, None, where_jvp_x, where_jvp_y); defvjp(_where, None, where_vjp_x, where_vjp_y)
+defjvp(_where, None, where_jvp_x, where_jvp_y)
+defvjp(_where, None, where_vjp_x, where_vjp_y, reads=[None, (0,), (0,)])
 
 # ---- by composition --------------------------------------------------------------
 def deg2rad(x):

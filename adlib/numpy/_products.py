@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adlib.engine import Primitive, defjvp, defvjp, shape_of
+from adlib.engine import OTHERS, Primitive, defjvp, defvjp, shape_of
 from adlib.numpy._util import swap_last as _mT, unbroadcast
 
 _matmul = Primitive(np.matmul, "matmul")
@@ -41,7 +41,8 @@ def matmul_vjp_b(g, ans, a, b):
     return unbroadcast(_matmul(_mT(a), g), sb)
 
 
-defjvp(_matmul, matmul_jvp_a, matmul_jvp_b); defvjp(_matmul, matmul_vjp_a, matmul_vjp_b)
+defjvp(_matmul, matmul_jvp_a, matmul_jvp_b)
+defvjp(_matmul, matmul_vjp_a, matmul_vjp_b, reads=[(1,), (0,)])
 
 
 def matmul(a, b):
@@ -186,7 +187,7 @@ def einsum_vjp(i, g, ans, subscripts, *operands):
     return ct
 
 
-defjvp(_einsum, einsum_jvp); defvjp(_einsum, einsum_vjp)
+defjvp(_einsum, einsum_jvp); defvjp(_einsum, einsum_vjp, reads=[OTHERS])
 
 
 def einsum(subscripts, *operands):

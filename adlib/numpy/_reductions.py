@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adlib.engine import Primitive, _primal, defjvp, defvjp, shape_of
+from adlib.engine import ANS, Primitive, _primal, defjvp, defvjp, shape_of
 from adlib.errors import UnsupportedError
 
 _sum = Primitive(np.sum, "sum")
@@ -98,10 +98,10 @@ def extremum_vjp(g, ans, x, axis=None, keepdims=False):
     return _restore(g, shape_of(x), axis, keepdims) * _argext_weights(ans, x, axis, keepdims)
 
 
-defjvp(_sum, sum_jvp);        defvjp(_sum, sum_vjp)
-defjvp(_prod, prod_jvp);      defvjp(_prod, prod_vjp)
-defjvp(_max, extremum_jvp);   defvjp(_max, extremum_vjp)
-defjvp(_min, extremum_jvp);   defvjp(_min, extremum_vjp)
+defjvp(_sum, sum_jvp);        defvjp(_sum, sum_vjp, reads=[()])
+defjvp(_prod, prod_jvp);      defvjp(_prod, prod_vjp, reads=[(0,)])
+defjvp(_max, extremum_jvp);   defvjp(_max, extremum_vjp, reads=[(0, ANS)])
+defjvp(_min, extremum_jvp);   defvjp(_min, extremum_vjp, reads=[(0, ANS)])
 
 
 def _check_axis(name, axis):

@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from adlib.engine import Primitive, _primal, defjvp, defvjp, shape_of
+from adlib.engine import Primitive, _primal, shape_of
 from adlib.errors import ShapeError, UnsupportedError
 from adlib.numpy import _shape as shp
 from adlib.numpy._reductions import _as_array
+from adlib.numpy._util import def_linear
 
 __all__ = ["cumsum", "sort", "partition", "diff", "gradient"]
 
 _cumsum = Primitive(lambda x, axis: np.cumsum(x, axis=axis), "cumsum")
 
 
-def cumsum_jvp(t, ans, x, axis): return _cumsum(t, axis)
 def cumsum_vjp(g, ans, x, axis): return shp.flip(_cumsum(shp.flip(g, axis), axis), axis)
 
 
-defjvp(_cumsum, cumsum_jvp); defvjp(_cumsum, cumsum_vjp)
+def_linear(_cumsum, cumsum_vjp)
 
 
 def cumsum(x, axis: int | None = None, dtype=None, out=None):

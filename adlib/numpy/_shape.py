@@ -9,23 +9,23 @@ import numpy as np
 
 from adlib.engine import Primitive, Scatter, _primal, defjvp, defvjp, shape_of
 from adlib.errors import ShapeError
-from adlib.numpy._util import unbroadcast
+from adlib.numpy._util import def_linear, unbroadcast
 
-P = Primitive
+Prim = Primitive
 
-reshape = P(lambda x, shape: np.reshape(x, shape), "reshape")
-_transpose = P(lambda x, axes=None: np.transpose(x, axes), "transpose")
-swapaxes = P(lambda x, axis1, axis2: np.swapaxes(x, axis1, axis2), "swapaxes")
-expand_dims = P(lambda x, axis: np.expand_dims(x, axis), "expand_dims")
-_squeeze = P(lambda x, axis=None: np.squeeze(x, axis), "squeeze")
-broadcast_to = P(lambda x, shape: np.broadcast_to(x, shape), "broadcast_to")
-_getitem = P(lambda x, idx: x[idx], "getitem")
-triu = P(lambda x, k=0: np.triu(x, k), "triu")
-tril = P(lambda x, k=0: np.tril(x, k), "tril")
-flip = P(lambda x, axis=None: np.flip(x, axis), "flip")
-_diag = P(lambda x, k=0: np.diag(x, k), "diag")
-_trace = P(lambda x: np.trace(x), "trace")
-_diagonal = P(lambda x, offset=0, axis1=0, axis2=1: np.diagonal(x, offset, axis1, axis2).copy(),
+reshape = Prim(lambda x, shape: np.reshape(x, shape), "reshape")
+_transpose = Prim(lambda x, axes=None: np.transpose(x, axes), "transpose")
+swapaxes = Prim(lambda x, axis1, axis2: np.swapaxes(x, axis1, axis2), "swapaxes")
+expand_dims = Prim(lambda x, axis: np.expand_dims(x, axis), "expand_dims")
+_squeeze = Prim(lambda x, axis=None: np.squeeze(x, axis), "squeeze")
+broadcast_to = Prim(lambda x, shape: np.broadcast_to(x, shape), "broadcast_to")
+_getitem = Prim(lambda x, idx: x[idx], "getitem")
+triu = Prim(lambda x, k=0: np.triu(x, k), "triu")
+tril = Prim(lambda x, k=0: np.tril(x, k), "tril")
+flip = Prim(lambda x, axis=None: np.flip(x, axis), "flip")
+_diag = Prim(lambda x, k=0: np.diag(x, k), "diag")
+_trace = Prim(lambda x: np.trace(x), "trace")
+_diagonal = Prim(lambda x, offset=0, axis1=0, axis2=1: np.diagonal(x, offset, axis1, axis2).copy(),
               "diagonal")
 
 
@@ -40,7 +40,7 @@ def _undiagonal_fun(g, offset, axis1, axis2, shape):
     return out
 
 
-_undiagonal = P(_undiagonal_fun, "undiagonal")   # adjoint of diagonal
+_undiagonal = Prim(_undiagonal_fun, "undiagonal")   # adjoint of diagonal
 
 
 def _is_basic(idx) -> bool:
@@ -59,7 +59,7 @@ def _untake_fun(g, idx, shape):
     return out
 
 
-_untake = P(_untake_fun, "untake")   # adjoint of indexing: scatter-add into zeros
+_untake = Prim(_untake_fun, "untake")   # adjoint of indexing: scatter-add into zeros
 
 
 def _inverse_axes(axes, ndim):
@@ -68,41 +68,27 @@ def _inverse_axes(axes, ndim):
     return tuple(np.argsort([a % ndim for a in axes]))
 
 
-def reshape_jvp(t, ans, x, shape): return reshape(t, shape)
 def reshape_vjp(g, ans, x, shape): return reshape(g, shape_of(x))
-def transpose_jvp(t, ans, x, axes=None): return _transpose(t, axes)
 def transpose_vjp(g, ans, x, axes=None): return _transpose(g, _inverse_axes(axes, len(shape_of(x))))
-def swapaxes_jvp(t, ans, x, axis1, axis2): return swapaxes(t, axis1, axis2)
 def swapaxes_vjp(g, ans, x, axis1, axis2): return swapaxes(g, axis1, axis2)
-def expand_dims_jvp(t, ans, x, axis): return expand_dims(t, axis)
-def squeeze_jvp(t, ans, x, axis=None): return _squeeze(t, axis)
-def broadcast_to_jvp(t, ans, x, shape): return broadcast_to(t, shape)
+def expand_dims_vjp(g, ans, x, axis): return reshape(g, shape_of(x))
+def squeeze_vjp(g, ans, x, axis=None): return reshape(g, shape_of(x))
 def broadcast_to_vjp(g, ans, x, shape): return unbroadcast(g, shape_of(x))
-def getitem_jvp(t, ans, x, idx): return _getitem(t, idx)
-def getitem_vjp(g, ans, x, idx):
-    if type(g) is np.ndarray and _is_basic(idx):
-        return Scatter(g, idx, shape_of(x))   # accumulated lazily by the backward pass
-    return _untake(g, idx, shape_of(x))
-def untake_jvp(t, ans, g, idx, shape): return _untake(t, idx, shape)
 def untake_vjp(h, ans, g, idx, shape): return _getitem(h, idx)
-def triu_jvp(t, ans, x, k=0): return triu(t, k)
-def tril_jvp(t, ans, x, k=0): return tril(t, k)
-def flip_jvp(t, ans, x, axis=None): return flip(t, axis)
-def diag_jvp(t, ans, x, k=0): return _diag(t, k)
-def trace_jvp(t, ans, x): return _trace(t)
+def triu_vjp(g, ans, x, k=0): return triu(g, k)      # masks are self-adjoint
+def tril_vjp(g, ans, x, k=0): return tril(g, k)
+def flip_vjp(g, ans, x, axis=None): return flip(g, axis)
 def trace_vjp(g, ans, x): return g * np.eye(*shape_of(x))
-def diagonal_jvp(t, ans, x, offset=0, axis1=0, axis2=1):
-    return _diagonal(t, offset, axis1, axis2)
 def diagonal_vjp(g, ans, x, offset=0, axis1=0, axis2=1):
     return _undiagonal(g, offset, axis1, axis2, shape_of(x))
-def undiagonal_jvp(t, ans, g, offset, axis1, axis2, shape):
-    return _undiagonal(t, offset, axis1, axis2, shape)
 def undiagonal_vjp(h, ans, g, offset, axis1, axis2, shape):
     return _diagonal(h, offset, axis1, axis2)
 
 
-def _reshape_back(g, ans, x, *args, **kwargs):
-    return reshape(g, shape_of(x))
+def getitem_vjp(g, ans, x, idx):
+    if type(g) is np.ndarray and _is_basic(idx):
+        return Scatter(g, idx, shape_of(x))   # accumulated lazily by the backward pass
+    return _untake(g, idx, shape_of(x))
 
 
 def diag_vjp(g, ans, x, k=0):
@@ -115,21 +101,23 @@ def diag_vjp(g, ans, x, k=0):
     return _untake(g, (rows, cols), shape)
 
 
-defjvp(reshape, reshape_jvp);           defvjp(reshape, reshape_vjp)
-defjvp(_transpose, transpose_jvp);      defvjp(_transpose, transpose_vjp)
-defjvp(swapaxes, swapaxes_jvp);         defvjp(swapaxes, swapaxes_vjp)
-defjvp(expand_dims, expand_dims_jvp);   defvjp(expand_dims, _reshape_back)
-defjvp(_squeeze, squeeze_jvp);          defvjp(_squeeze, _reshape_back)
-defjvp(broadcast_to, broadcast_to_jvp); defvjp(broadcast_to, broadcast_to_vjp)
-defjvp(_getitem, getitem_jvp);          defvjp(_getitem, getitem_vjp)
-defjvp(_untake, untake_jvp);            defvjp(_untake, untake_vjp)
-defjvp(triu, triu_jvp);                 defvjp(triu, triu_jvp)   # masks are self-adjoint
-defjvp(tril, tril_jvp);                 defvjp(tril, tril_jvp)
-defjvp(flip, flip_jvp);                 defvjp(flip, flip_jvp)
-defjvp(_diag, diag_jvp);                defvjp(_diag, diag_vjp)
-defjvp(_trace, trace_jvp);              defvjp(_trace, trace_vjp)
-defjvp(_diagonal, diagonal_jvp);        defvjp(_diagonal, diagonal_vjp)
-defjvp(_undiagonal, undiagonal_jvp);    defvjp(_undiagonal, undiagonal_vjp)
+# Each of these is linear: its JVP is itself applied to the tangent (def_linear),
+# its VJP the adjoint map above, which reads no value of the forward pass.
+def_linear(reshape, reshape_vjp)
+def_linear(_transpose, transpose_vjp)
+def_linear(swapaxes, swapaxes_vjp)
+def_linear(expand_dims, expand_dims_vjp)
+def_linear(_squeeze, squeeze_vjp)
+def_linear(broadcast_to, broadcast_to_vjp)
+def_linear(_getitem, getitem_vjp)
+def_linear(_untake, untake_vjp)
+def_linear(triu, triu_vjp)
+def_linear(tril, tril_vjp)
+def_linear(flip, flip_vjp)
+def_linear(_diag, diag_vjp)
+def_linear(_trace, trace_vjp)
+def_linear(_diagonal, diagonal_vjp)
+def_linear(_undiagonal, undiagonal_vjp)
 
 
 # ---- joining: any number of array arguments, one rule told its index ----------
@@ -141,8 +129,8 @@ def _stack_fun(*arrays, axis=0):
     return np.stack(arrays, axis=axis)
 
 
-_concatenate = P(_concat_fun, "concatenate", varargs=True)
-_stack = P(_stack_fun, "stack", varargs=True)
+_concatenate = Prim(_concat_fun, "concatenate", varargs=True)
+_stack = Prim(_stack_fun, "stack", varargs=True)
 
 
 def _slot(i, arrays, axis, sizes):
@@ -175,8 +163,8 @@ def stack_vjp(i, g, ans, *arrays, axis=0):
     return _getitem(g, (slice(None),) * ax + (i,))
 
 
-defjvp(_concatenate, concatenate_jvp); defvjp(_concatenate, concatenate_vjp)
-defjvp(_stack, stack_jvp);             defvjp(_stack, stack_vjp)
+defjvp(_concatenate, concatenate_jvp); defvjp(_concatenate, concatenate_vjp, reads=[()])
+defjvp(_stack, stack_jvp);             defvjp(_stack, stack_vjp, reads=[()])
 
 
 # ---- public wrappers with NumPy's signatures ------------------------------------

@@ -1,7 +1,32 @@
 """Helpers shared by the rule tables."""
 from __future__ import annotations
 
-from adlib.engine import shape_of
+from typing import Callable, Sequence
+
+from adlib.engine import Primitive, defjvp, defvjp, shape_of
+
+
+def def_linear(prim: Primitive, vjp_rule: Callable, reads: Sequence = ((),)) -> None:
+    """Register the rules of a primitive that is linear in its first argument.
+
+    Its JVP is the primitive itself applied to the tangent (with the same
+    other arguments), so only the VJP rule -- the adjoint map -- is written.
+
+    Parameters
+    ----------
+    prim
+        A primitive ``prim(x, *params, **kw)`` linear in ``x``.
+    vjp_rule
+        ``vjp_rule(g, ans, x, *params, **kw)``, the adjoint applied to ``g``.
+    reads
+        What the VJP rule reads from the forward pass (see
+        :func:`adlib.engine.defvjp`); a linear map's adjoint reads nothing.
+    """
+    def linear_jvp(t, ans, x, *params, **kwargs):
+        return prim(t, *params, **kwargs)
+    linear_jvp.__name__ = linear_jvp.__qualname__ = f"{prim.name}_jvp"
+    defjvp(prim, linear_jvp)
+    defvjp(prim, vjp_rule, reads=reads)
 
 
 def unbroadcast(g, shape: tuple):

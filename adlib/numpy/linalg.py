@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from adlib.engine import Primitive, _primal, defjvp, defvjp, shape_of
+from adlib.engine import ANS, Primitive, _primal, defjvp, defvjp, shape_of
 from adlib.errors import ShapeError, SingularMatrixError, UnsupportedError
 from adlib.numpy import _elementwise as elw
 from adlib.numpy import _reductions as red
@@ -57,7 +57,7 @@ def inv_jvp(t, Y, A): return -(Y @ t @ Y)
 def inv_vjp(g, Y, A): return -(_mT(Y) @ g @ _mT(Y))
 
 
-defjvp(_inv, inv_jvp); defvjp(_inv, inv_vjp)
+defjvp(_inv, inv_jvp); defvjp(_inv, inv_vjp, reads=[(ANS,)])
 
 
 def inv(A):
@@ -148,9 +148,9 @@ def solve_t_vjp_b(g, y, A, lu, b): return unbroadcast(_solve(A, lu, g), shape_of
 
 
 defjvp(_solve, solve_jvp_A, None, solve_jvp_b)
-defvjp(_solve, solve_vjp_A, None, solve_vjp_b)
+defvjp(_solve, solve_vjp_A, None, solve_vjp_b, reads=[(1, ANS), None, (1,)])
 defjvp(_solve_t, solve_t_jvp_A, None, solve_t_jvp_b)
-defvjp(_solve_t, solve_t_vjp_A, None, solve_t_vjp_b)
+defvjp(_solve_t, solve_t_vjp_A, None, solve_t_vjp_b, reads=[(1, ANS), None, (1,)])
 
 
 def solve(A, b):
@@ -207,8 +207,9 @@ def logabsdet_jvp(t, ans, A, lu): return _trace_of_solve(A, lu, t)
 def logabsdet_vjp(g, ans, A, lu): return _as_scalar_matrix(g) * _inverse_transpose(A, lu)
 
 
-defjvp(_det, det_jvp);             defvjp(_det, det_vjp)
-defjvp(_logabsdet, logabsdet_jvp); defvjp(_logabsdet, logabsdet_vjp)
+# the rules read the LU factors (argument 1), not A's values; det also its answer
+defjvp(_det, det_jvp);             defvjp(_det, det_vjp, None, reads=[(1, ANS), None])
+defjvp(_logabsdet, logabsdet_jvp); defvjp(_logabsdet, logabsdet_vjp, None, reads=[(1,), None])
 
 
 def det(A):
@@ -246,7 +247,7 @@ def pinv_vjp(g, P, A):
             + _mT(P) @ P @ _mT(g) @ out_right)
 
 
-defjvp(_pinv, pinv_jvp); defvjp(_pinv, pinv_vjp)
+defjvp(_pinv, pinv_jvp); defvjp(_pinv, pinv_vjp, reads=[(0, ANS)])
 
 
 def pinv(A):
@@ -310,8 +311,8 @@ def spectral_vjp(g, ans, A):
     return g * elw.multiply(shp.reshape(u, (-1, 1)), shp.reshape(v, (1, -1)))
 
 
-defjvp(_norm2, norm2_jvp);       defvjp(_norm2, norm2_vjp)
-defjvp(_spectral, spectral_jvp); defvjp(_spectral, spectral_vjp)
+defjvp(_norm2, norm2_jvp);       defvjp(_norm2, norm2_vjp, reads=[(0, ANS)])
+defjvp(_spectral, spectral_jvp); defvjp(_spectral, spectral_vjp, reads=[(0, ANS)])
 
 
 def _vector_norm(x, ord, axis):
