@@ -48,6 +48,7 @@ from scipy.linalg import lapack
 
 from adlib import numpy as anp
 from adlib.engine import Primitive, _primal, defjvp, defvjp, shape_of
+from adlib.errors import DTypeError, ShapeError, SingularMatrixError, SolverError
 
 __all__ = ["solve_lyapunov", "solve_sylvester", "quad_form", "congruence", "expm",
            "SchurFactor", "LyapunovFactor", "SylvesterFactor", "counting"]
@@ -89,14 +90,14 @@ def _count(key: str) -> None:
 # ---- input checks ---------------------------------------------------------------------
 def _check_real(name: str, arg: str, x) -> None:
     if np.iscomplexobj(_primal(x)):
-        raise TypeError(f"adlib.linalg.{name}: {arg} is complex; only real matrices are "
+        raise DTypeError(f"adlib.linalg.{name}: {arg} is complex; only real matrices are "
                         "supported (adlib differentiates real floats)")
 
 
 def _check_square(name: str, arg: str, x) -> int:
     s = shape_of(x)
     if len(s) != 2 or s[0] != s[1]:
-        raise ValueError(f"adlib.linalg.{name}: {arg} must be a square matrix (n, n), got shape "
+        raise ShapeError(f"adlib.linalg.{name}: {arg} must be a square matrix (n, n), got shape "
                          f"{s}. For a stack of problems, loop over it.")
     _check_real(name, arg, x)
     return s[0]
@@ -136,14 +137,14 @@ def _sylvester_schur(fa: SchurFactor, fb: SchurFactor, C, trans_a: bool, trans_b
                                    tranb="T" if trans_b else "N", isgn=1)
     _count("solve")
     if info < 0:   # pragma: no cover - a bug in the arguments above, not a user error
-        raise RuntimeError(f"LAPACK dtrsyl: illegal argument {-info}")
+        raise SolverError(f"LAPACK dtrsyl: illegal argument {-info}")
     if info > 0:
         hint = ("two eigenvalues of A sum to zero (lambda_i + lambda_j = 0), to working "
                 "precision; a stable A (all eigenvalues with negative real part) never does"
                 if what == "solve_lyapunov" else
                 "an eigenvalue of A plus an eigenvalue of B is zero, to working precision; "
                 "-B and A must have no common eigenvalue")
-        raise np.linalg.LinAlgError(
+        raise SingularMatrixError(
             f"adlib.linalg.{what}: the equation is singular or nearly so: {hint}. Its "
             f"solution is not unique; check the matrices.")
     return fa.Z @ (Y / scale) @ fb.Z.T
@@ -283,7 +284,7 @@ def solve_lyapunov(A, Q):
     ------
     ValueError
         When ``A`` is not square or ``Q`` does not have ``A``'s shape.
-    numpy.linalg.LinAlgError
+    adlib.errors.SingularMatrixError
         When the equation is singular (eigenvalues with
         :math:`\\lambda_i + \\lambda_j = 0`).
 
@@ -298,7 +299,7 @@ def solve_lyapunov(A, Q):
     n = _check_square("solve_lyapunov", "A", A)
     sq = shape_of(Q)
     if sq != (n, n):
-        raise ValueError(f"adlib.linalg.solve_lyapunov: Q must have the shape of A, {(n, n)}, "
+        raise ShapeError(f"adlib.linalg.solve_lyapunov: Q must have the shape of A, {(n, n)}, "
                          f"got {sq} (A P + P A^T + Q = 0 needs Q square like A)")
     _check_real("solve_lyapunov", "Q", Q)
     return _lyap(A, LyapunovFactor(A), Q)
@@ -382,7 +383,7 @@ def solve_sylvester(A, B, C):
     n = _check_square("solve_sylvester", "B", B)
     sc = shape_of(C)
     if sc != (m, n):
-        raise ValueError(f"adlib.linalg.solve_sylvester: C must have shape (m, n) = {(m, n)} "
+        raise ShapeError(f"adlib.linalg.solve_sylvester: C must have shape (m, n) = {(m, n)} "
                          f"for A of shape {(m, m)} and B of shape {(n, n)}, got {sc}")
     _check_real("solve_sylvester", "C", C)
     return _sylv(A, B, SylvesterFactor(A, B), C)
@@ -431,9 +432,9 @@ def quad_form(x, Q):
     """
     sx, sq = shape_of(x), shape_of(Q)
     if len(sx) != 1:
-        raise ValueError(f"adlib.linalg.quad_form: x must be a vector (n,), got shape {sx}")
+        raise ShapeError(f"adlib.linalg.quad_form: x must be a vector (n,), got shape {sx}")
     if sq != (sx[0], sx[0]):
-        raise ValueError(f"adlib.linalg.quad_form: Q must have shape (n, n) = "
+        raise ShapeError(f"adlib.linalg.quad_form: Q must have shape (n, n) = "
                          f"{(sx[0], sx[0])} for x of shape {sx}, got {sq}")
     return _quad_form(x, Q)
 
@@ -478,9 +479,9 @@ def congruence(A, B):
     """
     sa, sb = shape_of(A), shape_of(B)
     if len(sa) != 2 or sa[0] != sa[1]:
-        raise ValueError(f"adlib.linalg.congruence: A must be square (n, n), got shape {sa}")
+        raise ShapeError(f"adlib.linalg.congruence: A must be square (n, n), got shape {sa}")
     if len(sb) != 2 or sb[0] != sa[0]:
-        raise ValueError(f"adlib.linalg.congruence: B must have shape ({sa[0]}, k) for A of "
+        raise ShapeError(f"adlib.linalg.congruence: B must have shape ({sa[0]}, k) for A of "
                          f"shape {sa}, got {sb}")
     return _congruence(A, B)
 

@@ -154,7 +154,7 @@ def eigh(A, UPLO: str = "L"):
     """
     _require_square("eigh", A)
     if UPLO not in ("L", "U"):
-        raise ValueError(f"anp.linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+        raise UnsupportedError(f"anp.linalg.eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
     return _eigh(A)
 
 

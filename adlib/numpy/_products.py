@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from adlib.engine import OTHERS, Primitive, defjvp, defvjp, shape_of
+from adlib.errors import ShapeError
 from adlib.numpy._util import swap_last as _mT, unbroadcast
 
 _matmul = Primitive(np.matmul, "matmul")
@@ -49,10 +50,10 @@ def matmul(a, b):
     """Matrix product with NumPy's ``@`` semantics (1-D and batched operands)."""
     sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
-        raise ValueError(f"anp.matmul: scalar operands are not allowed (shapes {sa} and {sb}); "
+        raise ShapeError(f"anp.matmul: scalar operands are not allowed (shapes {sa} and {sb}); "
                          "use * for scaling")
     if sa[-1] != (sb[0] if len(sb) == 1 else sb[-2]):
-        raise ValueError(f"anp.matmul: shapes {sa} and {sb} do not align: "
+        raise ShapeError(f"anp.matmul: shapes {sa} and {sb} do not align: "
                          f"{sa[-1]} (last axis of the first) != "
                          f"{sb[0] if len(sb) == 1 else sb[-2]} (contracted axis of the second)")
     return _matmul(a, b)
@@ -101,7 +102,7 @@ def _parse(subscripts: str, shapes: list) -> tuple[list, str]:
         lhs, out = subscripts, None
     ins = lhs.split(",")
     if len(ins) != len(shapes):
-        raise ValueError(f"anp.einsum: '{subscripts}' names {len(ins)} operands but "
+        raise ShapeError(f"anp.einsum: '{subscripts}' names {len(ins)} operands but "
                          f"{len(shapes)} were given")
     used = set(lhs.replace(".", ""))
     spare = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]

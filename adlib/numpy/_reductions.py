@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from adlib.engine import ANS, Primitive, _primal, defjvp, defvjp, shape_of
-from adlib.errors import UnsupportedError
+from adlib.errors import DTypeError, UnsupportedError
 
 _sum = Primitive(np.sum, "sum")
 _prod = Primitive(np.prod, "prod")
@@ -106,7 +106,7 @@ defjvp(_min, extremum_jvp);   defvjp(_min, extremum_vjp, reads=[(0, ANS)])
 
 def _check_axis(name, axis):
     if axis is not None and not isinstance(axis, (int, np.integer, tuple)):
-        raise TypeError(f"anp.{name}: axis must be None, an int or a tuple of ints, "
+        raise DTypeError(f"anp.{name}: axis must be None, an int or a tuple of ints, "
                         f"got {type(axis).__name__}")
     return axis
 
