@@ -22,9 +22,12 @@ built from the errors actually incurred instead:
 * on top, a relative tolerance ``rtol`` (default 1e-8) of the larger of the two
   numbers, which are themselves sums of random-sign terms and grow like √N, not N.
 
-With general random ẋ and ȳ, a wrong entry of x̄ is detected unless the random
-weights of that entry happen to be tiny, which for the default tolerance has a
-probability of the order of 1e-3 for a 1 % error in one entry of 10⁴.
+With general random ẋ and ȳ, a wrong entry of x̄ shifts the identity by its error
+times the random weight ẋᵢ, and is detected unless that shift is tiny. Measured for
+x ↦ sin(x)eˣ with one entry of the pullback wrong by 1 % at N = 10⁴, over 300
+random entries and seeds: 2 passed, both entries where the derivative itself was
+small (shifts of 3e-6 and 4e-8); with 50 % at N = 10⁵, 0 of 100; correct rules at
+N = 10⁵ raised no false alarm in 300 checks.
 The comparison itself is :func:`adlib.linearmap.dot_product_identity`, the same
 code that checks the adjoint of a :class:`~adlib.linearmap.LinearMap`.
 """
