@@ -48,7 +48,7 @@ from adlib import tree
 from adlib.api import jvp, vjp
 from adlib.engine import _BOX_TYPES, _primal, shape_of
 from adlib.errors import AdlibError, ShapeError, SolverError, UnsupportedError
-from adlib.implicit import _BothModes
+from adlib.custom import BothModes, has_box
 
 __all__ = ["odeint", "TimeGridError"]
 
@@ -62,10 +62,6 @@ class TimeGridError(AdlibError, ValueError):
 
 def _shape_str(s: tuple) -> str:
     return "(" + ", ".join(map(str, s)) + (",)" if len(s) == 1 else ")")
-
-
-def _has_box(x) -> bool:
-    return any(type(leaf) in _BOX_TYPES for leaf in tree.flatten(x)[0])
 
 
 def _is_param(leaf) -> bool:
@@ -206,7 +202,7 @@ class _ODE:
             return self._bwd(res, g)
         sensitivities.__name__ = f"odeint_{name}_sensitivities"
         adjoint.__name__ = f"odeint_{name}_adjoint"
-        self._call = _BothModes(primal, sensitivities, fwd, adjoint, f"odeint_{name}")
+        self._call = BothModes(primal, sensitivities, fwd, adjoint, f"odeint_{name}")
 
     def __call__(self, z0, t, *params):
         return self._call(z0, t, *params)
@@ -296,7 +292,7 @@ class _ODE:
         if tp.size == 1:
             out = self(z0, t, *params)
             return out, (z0, t, t, out, np.zeros(1, dtype=int), params)
-        plain = not _has_box((z0, t, params))
+        plain = not has_box((z0, t, params))
         if plain:
             _, sol = self._solve(z0, tp, params)
         else:
