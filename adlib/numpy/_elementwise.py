@@ -20,6 +20,8 @@ accept real arrays (identity, zero, identity, constant) and raise
 """
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from adlib.engine import ANS, Primitive, _primal, defjvp, defvjp, nondifferentiable
@@ -221,10 +223,15 @@ _UNARY_RULES = [
 
 
 def _as_vjp(jvp_rule):
-    """The same diagonal Jacobian applied to a cotangent, named ``*_vjp``."""
-    def vjp_rule(g, ans, x):
-        return jvp_rule(g, ans, x)
-    vjp_rule.__name__ = vjp_rule.__qualname__ = jvp_rule.__name__[:-3] + "vjp"
+    """The same function under the name ``*_vjp`` (a copy, not a wrapper: no extra call).
+
+    Tracebacks in reverse mode then name the VJP rule.
+    """
+    name = jvp_rule.__name__[:-3] + "vjp"
+    code = jvp_rule.__code__.replace(co_name=name, co_qualname=name)
+    vjp_rule = types.FunctionType(code, jvp_rule.__globals__, name, jvp_rule.__defaults__,
+                                  jvp_rule.__closure__)
+    vjp_rule.__qualname__ = name
     return vjp_rule
 
 

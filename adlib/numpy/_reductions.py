@@ -127,8 +127,11 @@ def _as_array(x):
 
 def sum(x, axis=None, dtype=None, out=None, keepdims=False):  # noqa: A001
     """Sum of elements over ``axis`` (all by default)."""
-    _check_out("sum", out)
-    return _sum(_as_array(x), axis=_check_axis("sum", axis), keepdims=keepdims)
+    if out is not None:
+        _check_out("sum", out)
+    if type(x) in (list, tuple):
+        x = _as_array(x)
+    return _sum(x, axis=_check_axis("sum", axis), keepdims=keepdims)
 
 
 def prod(x, axis=None, dtype=None, out=None, keepdims=False):
