@@ -15,7 +15,7 @@ derivatives of any order, custom rules with JAX's conventions
 from adlib._alloc import tune_malloc as _tune_malloc
 from adlib.errors import (AdlibError, DTypeError, MissingRuleError, RuleError,
                           ShapeError, SingularMatrixError, SolverError, TracingError,
-                          UnsupportedError)
+                          UnsupportedError, UsageError)
 from adlib.engine import Primitive, defjvp, defvjp, nondifferentiable, primitive
 from adlib.api import grad, hessian, jacfwd, jacrev, jvp, value_and_grad, vjp
 from adlib.custom import custom_jvp, custom_vjp
@@ -28,7 +28,7 @@ __all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian"
            "custom_jvp", "custom_vjp", "linearize", "LinearMap", "dot_product_test", "primitive", "defjvp", "defvjp",
            "nondifferentiable", "Primitive", "observe",
            "AdlibError", "RuleError", "TracingError", "ShapeError", "DTypeError",
-           "MissingRuleError", "UnsupportedError", "SolverError", "SingularMatrixError"]
+           "UsageError", "MissingRuleError", "UnsupportedError", "SolverError", "SingularMatrixError"]
 __version__ = "0.1.0"
 
 _tune_malloc()

@@ -24,10 +24,10 @@ from typing import Any, Callable, Sequence
 
 from adlib import tree
 from adlib.api import _zeros
-from adlib.engine import (JVPBox, Node, RuleError, TracingError, VJPBox, _BOX_TYPES,
-                          _describe, shape_of)
+from adlib.engine import JVPBox, Node, VJPBox, _BOX_TYPES, _describe, shape_of
+from adlib.errors import RuleError, TracingError, UsageError
 
-__all__ = ["custom_jvp", "custom_vjp", "CustomCall"]
+__all__ = ["custom_jvp", "custom_vjp", "BothModes", "CustomCall", "has_box", "top_level"]
 
 
 @dataclass
@@ -64,12 +64,18 @@ class CustomCall:
         return getattr(self, key)
 
 
-def _top_level(leaves: Sequence) -> tuple[int, type | None]:
+def top_level(x: Any) -> tuple[int, type | None]:
+    """The highest trace level among the leaves of pytree ``x``, and its box type."""
     top, kind = 0, None
-    for x in leaves:
-        if type(x) in _BOX_TYPES and x.level > top:
-            top, kind = x.level, type(x)
+    for leaf in tree.flatten(x)[0]:
+        if type(leaf) in _BOX_TYPES and leaf.level > top:
+            top, kind = leaf.level, type(leaf)
     return top, kind
+
+
+def has_box(x: Any) -> bool:
+    """Whether any leaf of pytree ``x`` is being differentiated."""
+    return any(type(leaf) in _BOX_TYPES for leaf in tree.flatten(x)[0])
 
 
 def _check_no_leak(fn_name: str, what: str, value: Any, level: int) -> None:
@@ -101,17 +107,13 @@ class _Custom:
     def _split(self, args):
         nd = tuple(a % len(args) for a in self.nondiff_argnums)
         for a in nd:
-            if _has_box(args[a]):
+            if has_box(args[a]):
                 raise TracingError(
                     f"argument {a} of '{self.name}' is listed in nondiff_argnums but is "
                     f"being differentiated. Remove it from nondiff_argnums (and give the "
                     f"rule a cotangent for it), or stop differentiating with respect to it.")
         diff = [i for i in range(len(args)) if i not in nd]
         return [args[a] for a in nd], diff
-
-
-def _has_box(x) -> bool:
-    return any(type(leaf) in _BOX_TYPES for leaf in tree.flatten(x)[0])
 
 
 def _outputs(out, level, boxes_for):
@@ -146,12 +148,12 @@ class custom_jvp(_Custom):
 
     def __call__(self, *args):
         if self.jvp is None:
-            raise TypeError(f"custom_jvp function '{self.name}' has no rule yet: "
+            raise UsageError(f"custom_jvp function '{self.name}' has no rule yet: "
                             f"register one with @{self.name}.defjvp")
         nondiff, diff = self._split(args)
         diff_args = [args[i] for i in diff]
         leaves, td = tree.flatten(diff_args)
-        level, kind = _top_level(leaves)
+        level, kind = top_level(leaves)
         if not level:
             return self.fun(*args)
         primal_leaves = [x.value if type(x) in _BOX_TYPES and x.level == level else x
@@ -262,16 +264,16 @@ class custom_vjp(_Custom):
 
     def __call__(self, *args):
         if self.fwd is None:
-            raise TypeError(f"custom_vjp function '{self.name}' has no rule yet: "
+            raise UsageError(f"custom_vjp function '{self.name}' has no rule yet: "
                             f"register one with {self.name}.defvjp(fwd, bwd)")
         nondiff, diff = self._split(args)
         diff_args = [args[i] for i in diff]
         leaves, td = tree.flatten(diff_args)
-        level, kind = _top_level(leaves)
+        level, kind = top_level(leaves)
         if not level:
             return self.fun(*args)
         if kind is JVPBox:
-            raise TypeError(
+            raise TracingError(
                 f"cannot push a tangent forward through '{self.name}': it is a custom_vjp "
                 f"function, which has a reverse-mode rule only. Use reverse mode (ad.vjp, "
                 f"ad.grad, ad.jacrev), or define it with ad.custom_jvp instead: adlib "
@@ -341,3 +343,44 @@ def _arg_of_leaf(k, arg_defs, diff):
         k -= d.num_leaves
     return "?"
 
+
+# ---------------------------------------------------------------- both modes ----
+class BothModes:
+    """A function with a dedicated rule for each mode.
+
+    :class:`custom_jvp` serves reverse mode by transposing the pushforward,
+    and :class:`custom_vjp` serves reverse mode only.  For a solve, a
+    hand-written pullback is better than a transposed pushforward (it solves
+    with the transpose directly), so this object holds one of each and picks
+    the one that matches the innermost transformation: a forward-mode value
+    goes to the ``custom_jvp``, a reverse-mode value to the ``custom_vjp``.
+    Undifferentiated calls run ``fun`` itself.  Used by :mod:`adlib.implicit`
+    and :mod:`adlib.qp`.
+
+    Parameters
+    ----------
+    fun
+        The function on plain values.
+    jvp_rule
+        ``jvp_rule(primals, tangents) -> (out, tangent_out)``, as for
+        :meth:`custom_jvp.defjvp`.
+    fwd, bwd
+        The pair given to :meth:`custom_vjp.defvjp`.
+    name
+        Name used in errors and graphs.
+    """
+
+    def __init__(self, fun: Callable, jvp_rule: Callable, fwd: Callable, bwd: Callable,
+                 name: str):
+        fun.__name__ = name
+        self.fun = fun
+        self.forward = custom_jvp(fun)
+        self.forward.defjvp(jvp_rule)
+        self.reverse = custom_vjp(fun)
+        self.reverse.defvjp(fwd, bwd)
+
+    def __call__(self, *args):
+        _, kind = top_level(args)
+        if kind is None:
+            return self.fun(*args)
+        return (self.forward if kind is JVPBox else self.reverse)(*args)

@@ -349,7 +349,11 @@ class Primitive:
             if type(a) in _BOX_TYPES and a.level > top:
                 top = a.level
         if not top:
-            return self.fun(*args, **kwargs)
+            try:
+                return self.fun(*args, **kwargs)
+            except TracingError:
+                _refuse_traced_containers(self.name, args)
+                raise
         if not self.differentiable:
             return self.fun(*[_primal(a) for a in args], **kwargs)
         argnums = []
@@ -374,6 +378,26 @@ class Primitive:
         for i in argnums:
             tangents[i] = args[i].tangent
         return JVPBox(ans, top, self.jvp_sum(tangents, ans, unboxed, kwargs))
+
+
+def _refuse_traced_containers(name: str, args: Sequence) -> None:
+    """Explain a tuple or list of traced values given to a primitive (then NumPy
+    tried to turn it into an array, which drops the derivatives)."""
+    for i, a in enumerate(args):
+        if isinstance(a, (tuple, list)) and _holds_box(a):
+            raise TracingError(
+                f"'{name}' received argument {i} as a {type(a).__name__} holding values "
+                f"being differentiated; a primitive takes arrays. If f was called by "
+                f"ad.vjp(f, (x,)): ad.vjp takes the primals as separate arguments, "
+                f"ad.vjp(f, x, y) (JAX's convention), while ad.jvp takes tuples, "
+                f"ad.jvp(f, (x, y), (u, v)). To join traced values into one array, use "
+                f"anp.stack or anp.array.") from None
+
+
+def _holds_box(x) -> bool:
+    if isinstance(x, (tuple, list)):
+        return any(_holds_box(v) for v in x)
+    return isinstance(x, Box)
 
 
 def primitive(fun: Callable | None = None, *, name: str | None = None,

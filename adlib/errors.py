@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["AdlibError", "RuleError", "TracingError", "ShapeError", "DTypeError",
-           "MissingRuleError", "UnsupportedError", "SolverError"]
+           "UsageError", "MissingRuleError", "UnsupportedError", "SolverError",
+           "SingularMatrixError"]
 
 
 class AdlibError(Exception):
@@ -25,11 +26,23 @@ class TracingError(AdlibError, TypeError):
 
 
 class ShapeError(AdlibError, ValueError):
-    """Arguments whose shapes do not fit together (or do not fit the function)."""
+    """Arguments whose shapes or structures do not fit together or do not fit the function.
+
+    Also: ``argnums`` naming an argument the call does not have, a tangent or
+    cotangent whose pytree structure differs from its primal's.
+    """
 
 
 class DTypeError(AdlibError, TypeError):
     """An argument of a kind adlib cannot differentiate (integers, complex, objects)."""
+
+
+class UsageError(AdlibError, TypeError):
+    """adlib called the wrong way.
+
+    For example an array where a tuple of primals belongs, a custom function
+    used before its rule is registered, a non-scalar function given to ``grad``.
+    """
 
 
 class MissingRuleError(AdlibError, NotImplementedError):
@@ -47,5 +60,3 @@ class SolverError(AdlibError, RuntimeError):
 class SingularMatrixError(SolverError, np.linalg.LinAlgError):
     """A matrix that must be invertible for a rule is (numerically) singular."""
 
-
-__all__.append("SingularMatrixError")

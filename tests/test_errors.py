@@ -110,16 +110,51 @@ def test_vjp_cotangent_structure_mismatch():
         vjp_fn(np.ones(3))
 
 
-def test_jacobian_of_pytree_argument_refused():
-    with pytest.raises(TypeError, match=r"jacfwd: argument 0 is a dict"):
-        ad.jacfwd(lambda d: d["a"])({"a": np.ones(2)})
-    with pytest.raises(TypeError, match=r"jacrev: argument 0 is a tuple"):
-        ad.jacrev(lambda t: t[0])((np.ones(2),))
+def test_has_aux_needs_a_pair():
+    for transform in (ad.grad, ad.value_and_grad, ad.jacfwd, ad.jacrev):
+        with pytest.raises(ad.UsageError, match=r"with has_aux=True: f must return a pair "
+                                                r"\(output, aux\), got tuple of length 3"):
+            transform(lambda x: (anp.sum(x), x, x), has_aux=True)(np.ones(2))
+    with pytest.raises(TypeError, match=r"vjp with has_aux=True: f must return a pair "
+                                        r"\(output, aux\), got float64\[2\]"):
+        ad.vjp(lambda x: x * 2.0, np.ones(2), has_aux=True)
 
 
-def test_jacrev_of_tuple_output_refused():
-    with pytest.raises(TypeError, match=r"jacrev: f must return a single array"):
-        ad.jacrev(lambda x: (x, x))(np.ones(2))
+# ------------------------------------------ calling conventions (issue 14.3) ----
+def test_jvp_primals_as_an_array_instead_of_a_tuple():
+    x = np.ones(3)
+    with pytest.raises(ad.UsageError, match=r"jvp: primals and tangents must be tuples, one entry "
+                                            r"per argument of f, e\.g\. jvp\(f, \(x,\), \(v,\)\); "
+                                            r"got ndarray and ndarray"):
+        ad.jvp(anp.sin, x, x)
+
+
+def test_vjp_primals_as_a_tuple_names_both_conventions():
+    x = np.ones(3)
+    with pytest.raises(ad.TracingError) as info:
+        ad.vjp(anp.sin, (x,))
+    msg = str(info.value)
+    assert "'sin' received argument 0 as a tuple holding values being differentiated" in msg
+    assert "ad.vjp(f, x, y)" in msg and "ad.jvp(f, (x, y), (u, v))" in msg
+    assert isinstance(info.value, TypeError)
+
+
+def test_missing_rules_raise_missing_rule_error_naming_primitive_and_argument():
+    half = ad.Primitive(lambda x, y: x * y, "half_ruled")
+    ad.defjvp(half, lambda t, ans, x, y: t * y)          # no rule for y in either mode
+    ad.defvjp(half, lambda g, ans, x, y: g * y)
+    x, y = np.ones(2), np.full(2, 3.0)
+    with pytest.raises(ad.MissingRuleError, match=r"no JVP rule for argument 1 of 'half_ruled'.*"
+                                                   r"adlib\.defjvp.*reverse mode"):
+        ad.jvp(lambda b: half(x, b), (y,), (y,))
+    with pytest.raises(ad.MissingRuleError, match=r"no VJP rule for argument 1 of 'half_ruled'.*"
+                                                   r"adlib\.defvjp.*forward mode"):
+        ad.grad(lambda b: anp.sum(half(x, b)))(y)
+    with pytest.raises(NotImplementedError):
+        half.vjp_term(1, x, x, (x, y), {})
+    assert issubclass(ad.MissingRuleError, ad.AdlibError)
+    # the arguments that do have rules still work
+    np.testing.assert_allclose(ad.grad(lambda a: anp.sum(half(a, y)))(x), y)
 
 
 # ----------------------------------------------------- custom rules: output ----
@@ -216,10 +251,10 @@ def test_custom_functions_without_rules():
     @ad.custom_vjp
     def no_vjp(x):
         return x
-    with pytest.raises(TypeError, match=r"custom_jvp function 'no_jvp' has no rule yet: "
+    with pytest.raises(ad.UsageError, match=r"custom_jvp function 'no_jvp' has no rule yet: "
                                         r"register one with @no_jvp\.defjvp"):
         no_jvp(1.0)
-    with pytest.raises(TypeError, match=r"custom_vjp function 'no_vjp' has no rule yet"):
+    with pytest.raises(ad.UsageError, match=r"custom_vjp function 'no_vjp' has no rule yet"):
         no_vjp(1.0)
 
 
@@ -231,11 +266,11 @@ def test_jvp_of_a_custom_vjp_function():
     msg = (r"cannot push a tangent forward through 'softplus': it is a custom_vjp function, which "
            r"has a reverse-mode rule only\. Use reverse mode \(ad\.vjp, ad\.grad, ad\.jacrev\), or "
            r"define it with ad\.custom_jvp")
-    with pytest.raises(TypeError, match=msg):
+    with pytest.raises(ad.TracingError, match=msg):
         ad.jvp(softplus, (0.5,), (1.0,))
-    with pytest.raises(TypeError, match=msg):
+    with pytest.raises(ad.TracingError, match=msg):
         ad.jacfwd(softplus)(np.ones(2))
-    with pytest.raises(TypeError, match=msg):       # forward over reverse meets it too
+    with pytest.raises(ad.TracingError, match=msg):       # forward over reverse meets it too
         ad.hessian(lambda x: anp.sum(softplus(x)))(np.ones(2))
 
 
@@ -396,19 +431,14 @@ def test_linalg_needs_square_matrices():
         anp.linalg.solve(np.eye(3), np.ones(2))
 
 
-def test_einsum_repeated_index_in_one_operand():
-    with pytest.raises(NotImplementedError, match=r"repeats an index inside one operand \('ii'\).*anp\.trace"):
-        anp.einsum("ii->", np.eye(2))
-
-
 def test_reduction_axis_type():
     with pytest.raises(TypeError, match=r"anp\.sum: axis must be None, an int or a tuple of ints, got list"):
         anp.sum(np.ones((2, 2)), axis=[0])
 
 
 def test_unsupported_norm():
-    with pytest.raises(NotImplementedError, match=r"anp\.linalg\.norm: ord='nuc' for a 2-D array"):
-        anp.linalg.norm(np.eye(2), "nuc")
+    with pytest.raises(ad.UnsupportedError, match=r"anp\.linalg\.norm: ord=3 is not a matrix norm"):
+        anp.linalg.norm(np.eye(2), 3)
 
 
 def test_int_of_traced_value_names_int():
@@ -417,8 +447,8 @@ def test_int_of_traced_value_names_int():
 
 
 def test_numpy_function_missing_from_adlib_says_so():
-    with pytest.raises(ad.TracingError, match=r"adlib.numpy has no cumsum: write it with adlib.numpy"):
-        ad.grad(lambda x: np.cumsum(x)[-1])(np.ones(3))
+    with pytest.raises(ad.TracingError, match=r"adlib.numpy has no unwrap: write it with adlib.numpy"):
+        ad.grad(lambda x: np.unwrap(x)[-1])(np.ones(3))
     with pytest.raises(ad.TracingError, match=r"adlib.numpy has no np.add.accumulate"):
         ad.grad(lambda x: np.add.accumulate(x)[-1])(np.ones(3))
 
