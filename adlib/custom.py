@@ -19,6 +19,7 @@ first to the rules, as in JAX.
 from __future__ import annotations
 
 import functools
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -145,6 +146,47 @@ class custom_jvp(_Custom):
         """Register ``jvp(*nondiff, primals, tangents) -> (out, tangent_out)``."""
         self.jvp = jvp
         return jvp
+
+    def defjvps(self, *rules: Callable | None) -> None:
+        """Register one tangent rule per argument, JAX's ``defjvps``.
+
+        ``rule_i(x_dot, primal_out, *primals)`` returns the output tangent
+        contributed by argument ``i`` alone (linear in ``x_dot``); ``None``
+        means the output does not depend on that argument.  The contributions
+        are summed.
+
+        Examples
+        --------
+        >>> import adlib as ad, adlib.numpy as anp
+        >>> @ad.custom_jvp
+        ... def f(x, y):
+        ...     return y * anp.sin(x)
+        >>> f.defjvps(lambda x_dot, out, x, y: y * anp.cos(x) * x_dot,
+        ...           lambda y_dot, out, x, y: anp.sin(x) * y_dot)
+        """
+        if self.nondiff_argnums:
+            raise UsageError(f"custom_jvp function '{self.name}': defjvps cannot be used "
+                             f"with nondiff_argnums; use defjvp")
+        name = self.name
+
+        def jvp_from_rules(primals, tangents):
+            if len(rules) != len(primals):
+                raise RuleError(f"'{name}' was called with {len(primals)} argument(s) but "
+                                f"defjvps received {len(rules)} rule(s); give one per "
+                                f"argument (None where the output does not depend on it)")
+            out = self(*primals)
+            total = None
+            for rule, t in zip(rules, tangents):
+                if rule is None:
+                    continue
+                term = rule(t, out, *primals)
+                total = term if total is None else tree.tree_map(operator.add, total, term)
+            if total is None:
+                total = tree.tree_map(_zeros, out)
+            return out, total
+
+        jvp_from_rules.__name__ = f"{name}_jvps"
+        self.jvp = jvp_from_rules
 
     def __call__(self, *args):
         if self.jvp is None:
