@@ -12,7 +12,15 @@ driver at /usr/bin/chromedriver, so nothing is downloaded). For each page it
 * reports every SEVERE entry of the browser console (uncaught exceptions,
   ``console.error``, failed loads of local resources);
 * reports scripts, styles or MathJax loaded from the network (the site must
-  work offline).
+  work offline);
+* at 1400×1000 (the size at which the book is read on a desktop), reports what the
+  reader should not see (issue 16): typeset math (a display formula, a derivation of
+  ``adlib.symbolic``) wider than the text column, input code blocks that scroll sideways, visible test
+  plumbing or build paths (``NBVAL``, ``Traceback (most recent call last)``,
+  ``Exception reporting mode``, ``/tmp/``, ``site-packages``, the build machine's
+  checkout path), images without alt text or without a caption, links to a repository
+  (repository/issues buttons, Binder, Colab) when none is configured in
+  ``_config.yml``, and a stream output split into several boxes.
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
-SITE = ROOT / "_build" / "html"
+# ADLIB_SITE: check a site built elsewhere (e.g. `jupyter-book build --path-output`)
+SITE = Path(os.environ.get("ADLIB_SITE", ROOT / "_build" / "html"))
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -43,7 +52,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
-    "--window-size=1280,900",
+    "--window-size=1400,1000",
 ]
 
 # Folders of the build that hold no pages of their own: `_static` holds the theme's
@@ -57,6 +66,29 @@ NOT_PAGES = ("_static", "_sources")
 ALLOWED_CONSOLE_ERRORS: list[tuple[str, str]] = []
 
 RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{")
+
+# Text a reader must never see on a page: test plumbing, tracebacks, build paths.
+PLUMBING = [
+    (re.compile(r"NBVAL\w*"), "an nbval marker"),
+    (re.compile(r"Traceback \(most recent call last\)"), "a full traceback"),
+    (re.compile(r"Exception reporting mode"), "the output of %xmode"),
+    (re.compile(r"(?<![\w.])/tmp/\S*"), "a temporary build path"),
+    (re.compile(r"\S*site-packages\S*"), "an installation path"),
+    (re.compile(re.escape(str(ROOT)) + r"\S*"), "the path of the build machine's checkout"),
+]
+
+# Hosts of launch buttons: a link there names a repository.
+LAUNCH_HOSTS = ("mybinder.org", "colab.research.google.com")
+
+
+def configured_repository(root: Path = ROOT) -> str:
+    """``owner/name`` of the repository set in ``_config.yml`` (``repository: url:``),
+    or ``""`` when none is configured."""
+    text = (root / "_config.yml").read_text(encoding="utf-8")
+    m = re.search(r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:[ \t]*(.*)$", text, re.M)
+    url = (m.group(1).split("#")[0].strip().strip("'\"") if m else "")
+    m = re.match(r"https?://[^/]+/([^/]+/[^/#?]+)", url)
+    return m.group(1).removesuffix(".git") if m else ""
 EXTERNAL = re.compile(r"^(?:https?:)?//", re.I)
 
 
@@ -173,6 +205,67 @@ return out;
 """
 
 
+_READER_JS = r"""
+const out = {wideMath: [], scrollingCode: [], images: [], links: [], splitStreams: []};
+const col = document.querySelector('article.bd-article') || document.querySelector('main')
+  || document.body;
+const box = col.getBoundingClientRect(), style = getComputedStyle(col);
+const left = box.left + parseFloat(style.paddingLeft);
+const right = box.right - parseFloat(style.paddingRight);
+out.column = right - left;
+const sources = new Map();
+const MJ = window.MathJax;
+if (MJ && MJ.startup && MJ.startup.document && MJ.startup.document.math) {
+  for (const item of MJ.startup.document.math) {
+    if (item.typesetRoot) sources.set(item.typesetRoot, item.math);
+  }
+}
+// display formulas and derivations (inline math in a table that scrolls is not counted)
+col.querySelectorAll('mjx-container[display="true"], .adlib-derivation mjx-container')
+  .forEach(c => {
+  const math = c.querySelector('mjx-math') || c;
+  const r = math.getBoundingClientRect();
+  if (r.width > 0 && (r.right > right + 1 || r.left < left - 1)) {
+    out.wideMath.push({width: r.width, tex: sources.get(c) || c.textContent});
+  }
+});
+col.querySelectorAll('.cell_input pre').forEach(pre => {
+  if (pre.offsetParent !== null && pre.scrollWidth > pre.clientWidth + 1) {
+    const lines = pre.textContent.split('\n');
+    const line = lines.reduce((a, b) => (b.length > a.length ? b : a), '');
+    out.scrollingCode.push({scroll: pre.scrollWidth, width: pre.clientWidth, line: line});
+  }
+});
+out.text = document.body.innerText;
+col.querySelectorAll('img').forEach(img => {
+  if ((img.getAttribute('src') || '').includes('_static/')) return;  // the theme's icons
+  const figure = img.closest('figure');
+  const caption = figure ? figure.querySelector('figcaption') : null;
+  out.images.push({src: img.getAttribute('src') || '', alt: img.getAttribute('alt') || '',
+                   caption: caption ? caption.textContent : ''});
+});
+const header = document.querySelectorAll(
+  '.bd-header-article a[href], .article-header-buttons a[href], .header-article-items a[href]');
+const inHeader = new Set(header);
+document.querySelectorAll('a[href]').forEach(a => {
+  if (!/^https?:/.test(a.href)) return;
+  out.links.push({href: a.href, header: inHeader.has(a)});
+});
+col.querySelectorAll('.cell_output').forEach(o => {
+  let run = 0, text = '';
+  const kinds = Array.from(o.children).map(el => el.classList.contains('stream') ? 'stdout'
+    : el.classList.contains('stderr') ? 'stderr' : 'other');
+  for (let k = 0; k < kinds.length; k++) {
+    run = (k > 0 && kinds[k] !== 'other' && kinds[k] === kinds[k - 1]) ? run + 1 : 1;
+    if (run === 2) {
+      out.splitStreams.push({boxes: 2, text: o.children[k - 1].textContent.trim()});
+    }
+  }
+});
+return out;
+"""
+
+
 @dataclass
 class PageReport:
     path: Path
@@ -244,6 +337,7 @@ class SiteChecker:
         report.links = len(data["urls"])
 
         self._check_math(report, path, data)
+        self._check_reader_view(report)
         for img in data["images"]:
             if not img["ok"]:
                 report.problems.append(f"image did not load: {img['src']}")
@@ -265,6 +359,38 @@ class SiteChecker:
             context = data["text"][max(0, m.start() - 40): m.end() + 40]
             context = " ".join(context.split())
             report.problems.append(f"raw TeX {m.group()!r} in the rendered text: ...{context}...")
+
+    def _check_reader_view(self, report: PageReport) -> None:
+        view = self.driver.execute_script(_READER_JS)
+        for item in view["wideMath"]:
+            report.problems.append(
+                f"math wider than the text column: {item['width']:.0f} px in a "
+                f"{view['column']:.0f} px column: {item['tex'][:100]!r}")
+        for item in view["scrollingCode"]:
+            report.problems.append(
+                f"input code block scrolls sideways ({item['scroll']} px of "
+                f"{item['width']} px): {item['line'][:80]!r}")
+        for pattern, what in PLUMBING:
+            for m in pattern.finditer(view["text"]):
+                context = " ".join(view["text"][max(0, m.start() - 40): m.end() + 40].split())
+                report.problems.append(f"visible {what}: {m.group()!r} in ...{context}...")
+        for img in view["images"]:
+            if not img["alt"].strip():
+                report.problems.append(f"image without alt text: {img['src']}")
+            if not img["caption"].strip():
+                report.problems.append(f"image without a caption: {img['src']}")
+        repo = configured_repository()
+        for link in view["links"]:
+            host = urlsplit(link["href"]).hostname or ""
+            names_repo = link["header"] or host.endswith(LAUNCH_HOSTS)
+            if names_repo and (not repo or repo not in link["href"]):
+                which = f"the configured {repo}" if repo else "no repository configured"
+                report.problems.append(
+                    f"link to a repository that is not {which}: {link['href']}"
+                    if repo else f"link to a repository, with {which}: {link['href']}")
+        for item in view["splitStreams"]:
+            report.problems.append(f"stream output split into {item['boxes']} boxes: "
+                                   f"{item['text'][:80]!r}")
 
     def _check_links(self, report: PageReport, path: Path, data: dict) -> None:
         own_ids = set(data["ids"])

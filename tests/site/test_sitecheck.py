@@ -125,3 +125,119 @@ def test_mathjax_from_a_cdn_is_reported(site_copy):
     plant(page, '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script>')
     problems = static_problems(page)
     assert any("MathJax from the network" in p for p in problems), problems
+
+
+# ---- what the reader sees (issue 16): each defect planted in a copy of a real page ----------
+
+CHAPTER = "book/part1/01_jacobians_jvps_vjps.html"  # code cells, stream outputs, math
+PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42"
+         "mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
+
+
+def test_untouched_chapter_has_no_reader_view_problems(site_copy, checker):
+    """The chapter used below is clean of the problems planted in it (whatever else the
+    full-site test may find on it)."""
+    problems = problems_of(checker, site_copy / CHAPTER)
+    for prefix in ("math wider", "input code block", "visible", "image without",
+                   "link to a repository", "stream output split"):
+        assert not only(problems, prefix), problems
+
+
+def test_wide_display_math_is_reported(site_copy, checker):
+    page = site_copy / PAGE
+    long = " + ".join(f"a_{{{i}}} b_{{{i}}}" for i in range(60))
+    plant(page, rf'<div class="math notranslate nohighlight">\[{long}\]</div>')
+    problems = only(problems_of(checker, page), "math wider than the text column")
+    assert len(problems) == 1 and "a_{0} b_{0}" in problems[0], problems
+
+
+def test_wide_derivation_is_reported(site_copy, checker, monkeypatch):
+    """A derivation of adlib.symbolic without its line breaking overflows; with it, not."""
+    import sympy as sp
+
+    from adlib.symbolic import derivation, pushforward
+
+    A, B, C, D, E, F = (sp.MatrixSymbol(s, 3, 3) for s in "ABCDEF")
+    pf = pushforward(A * B * C * D * E * F, [A, B, C, D, E, F])
+    fitted = pf._repr_html_()
+    monkeypatch.setattr(derivation, "LINE_WIDTH", 10_000)
+    plant(site_copy / PAGE, pf._repr_html_())
+    assert only(problems_of(checker, site_copy / PAGE), "math wider than the text column")
+    page = site_copy / CHAPTER
+    plant(page, fitted)
+    assert not only(problems_of(checker, page), "math wider than the text column")
+
+
+def test_scrolling_input_code_is_reported(site_copy, checker):
+    page = site_copy / CHAPTER
+    line = "result = " + " + ".join(f"value_{i}" for i in range(20))
+    plant(page, '<div class="cell docutils container"><div class="cell_input docutils '
+                'container"><div class="highlight-ipython3 notranslate"><div class="highlight">'
+                f"<pre><span></span>{line}\n</pre></div></div></div></div>")
+    problems = only(problems_of(checker, page), "input code block scrolls sideways")
+    assert len(problems) == 1 and "value_0" in problems[0], problems
+
+
+@pytest.mark.parametrize("snippet, what", [
+    ("<pre># NBVAL_IGNORE_OUTPUT\nx = 1</pre>", "an nbval marker"),
+    ('<div class="cell_output"><pre>Traceback (most recent call last)\n  Cell In[3], line 1'
+     "</pre></div>", "a full traceback"),
+    ("<pre>Exception reporting mode: Minimal</pre>", "the output of %xmode"),
+    ('<pre>  File "/tmp/tmpab12cd/book/part1/x.py", line 3</pre>', "a temporary build path"),
+    ("<p>see .venv/lib/python3.11/site-packages/adlib/engine.py</p>", "an installation path"),
+])
+def test_visible_plumbing_is_reported(site_copy, checker, snippet, what):
+    page = site_copy / CHAPTER
+    plant(page, snippet)
+    problems = only(problems_of(checker, page), f"visible {what}")
+    assert len(problems) == 1, problems_of(checker, page)
+
+
+def test_plumbing_inside_a_collapsed_cell_is_not_visible(site_copy, checker):
+    page = site_copy / CHAPTER
+    plant(page, "<details><summary>Show code</summary><pre># NBVAL_SKIP</pre></details>")
+    assert not only(problems_of(checker, page), "visible")
+
+
+def test_image_without_alt_or_caption_is_reported(site_copy, checker):
+    page = site_copy / CHAPTER
+    plant(page, f'<img src="{PIXEL}"><figure><img src="{PIXEL}" alt="A dot.">'
+                "<figcaption><p>A dot.</p></figcaption></figure>"
+                f'<figure><img src="{PIXEL}" alt="A dot."></figure>')
+    problems = problems_of(checker, page)
+    assert len(only(problems, "image without alt text")) == 1, problems
+    assert len(only(problems, "image without a caption")) == 2, problems
+
+
+def test_link_to_an_unconfigured_repository_is_reported(site_copy, checker, monkeypatch):
+    import sitecheck
+
+    page = site_copy / CHAPTER
+    plant(page, '<a href="https://mybinder.org/v2/gh/adlib-book/adlib-book/main">Binder</a>'
+                '<a href="https://github.com/jax-ml/jax">JAX, cited in the text</a>')
+    problems = only(problems_of(checker, page), "link to a repository")
+    assert len(problems) == 1 and "mybinder.org" in problems[0], problems
+    # with that repository configured, the same link is honest
+    monkeypatch.setattr(sitecheck, "configured_repository", lambda: "adlib-book/adlib-book")
+    assert not only(problems_of(checker, page), "link to a repository")
+
+
+def test_repository_setting_is_read_from_the_config(tmp_path):
+    from sitecheck import configured_repository
+
+    (tmp_path / "_config.yml").write_text('title: x\nrepository:\n  url: ""\n  branch: main\n')
+    assert configured_repository(tmp_path) == ""
+    (tmp_path / "_config.yml").write_text(
+        "repository:\n  path_to_book: ''\n  url: https://github.com/someone/book.git\n")
+    assert configured_repository(tmp_path) == "someone/book"
+
+
+def test_split_stream_output_is_reported(site_copy, checker):
+    page = site_copy / CHAPTER
+    text = page.read_text(encoding="utf-8")
+    m = re.search(r'<div class="output stream highlight-myst-ansi notranslate">.*?</pre></div>\s*'
+                  r"</div>", text, re.S)
+    assert m, "the chapter should have a stream output"
+    page.write_text(text[:m.end()] + m.group() + text[m.end():], encoding="utf-8")
+    problems = only(problems_of(checker, page), "stream output split")
+    assert len(problems) == 1, problems
