@@ -143,8 +143,9 @@ test-nbval: $(STAMP)
 test-site: book
 	$(PYTEST) tests/site
 
-# Rosetta: the JAX and PyTorch versions of three of the book's rules, checked
-# against adlib, in a venv of their own (the book itself never imports them).
+# Rosetta: the JAX and PyTorch versions of every rule of the book, checked with
+# each framework's own checker and against adlib, in a venv of their own (the
+# book itself never imports them).
 # CPU builds only: torch 2.13.0 (a CPU wheel lies on this kind of machine's pip
 # path; other versions pull multi-GB CUDA builds) and jax/jaxlib from PyPI.
 ROSETTA_VENV ?= .venv-rosetta
