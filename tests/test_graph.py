@@ -521,3 +521,13 @@ def test_bad_mode_and_missing_graphviz(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(dot.GraphvizMissingError, match="apt-get install graphviz"):
         graph.draw(g)
+
+
+def test_saved_drawing_is_a_standalone_svg_file(tmp_path):
+    import xml.etree.ElementTree as ET
+    d = graph.draw(graph.trace(y_sin_x, 0.5, 2.0), mode="reverse")
+    d.save(tmp_path / "g.svg")
+    root = ET.parse(tmp_path / "g.svg").getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "multiply" in texts and "y_sin_x" in texts

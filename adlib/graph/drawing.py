@@ -52,9 +52,7 @@ class Drawing:
     def save(self, path: str) -> None:
         """Write the SVG to ``path``."""
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write('<?xml version="1.0" encoding="UTF-8"?>\n' +
-                     self.svg.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
-                     if "xmlns=" not in self.svg else self.svg)
+            fh.write('<?xml version="1.0" encoding="UTF-8"?>\n' + self.svg)
 
     def __repr__(self) -> str:
         return f"Drawing({self.alt})"
