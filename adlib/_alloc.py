@@ -7,9 +7,15 @@ handed back on release, so each new array pays a page fault per 4 KiB page;
 on arrays of 10^5 doubles that costs more than the arithmetic.  Raising the
 mmap threshold (to its maximum, 32 MiB) and the trim threshold lets NumPy's
 temporaries be recycled from the heap instead.  This changes the allocator of
-the whole process: set the environment variable ``ADLIB_MALLOC_TUNING=0``
-before importing adlib to leave it alone.  On systems without glibc it does
-nothing.
+the whole process, so it is stated where users look: the API page, the
+README and ``adlib``'s docstring.  ``import adlib`` calls :func:`tune_malloc`
+once; set the environment variable ``ADLIB_MALLOC_TUNING=0`` before importing
+adlib to leave the allocator alone.  On systems without glibc it does nothing.
+
+Measured with ``make bench`` (2-core machine): without these settings adlib's
+gradient of the Rosenbrock function on 10^5 entries took about 20 times the
+hand-written gradient instead of about 3 times, far past the ≤ 4 target, so
+the default stays on.
 """
 from __future__ import annotations
 
@@ -25,7 +31,17 @@ applied = False
 
 
 def tune_malloc() -> bool:
-    """Apply the settings once; return whether they are in effect."""
+    """Keep freed memory for reuse: raise glibc's mmap and trim thresholds.
+
+    Called once by ``import adlib`` (unless ``ADLIB_MALLOC_TUNING=0``); calling
+    it again does nothing.  Affects the whole process, not only adlib.
+
+    Returns
+    -------
+    bool
+        Whether the settings are in effect (``False`` without glibc or when
+        opted out).
+    """
     global applied
     if applied or os.environ.get("ADLIB_MALLOC_TUNING", "1") == "0":
         return applied

@@ -70,7 +70,7 @@ class Box:
     ``size``, ``dtype``), comparisons on the primal values and refusals of
     conversions that would drop the derivative.  The array protocol
     (operators, indexing, ``.T``, ndarray methods, ``__array_ufunc__``) is
-    added by :mod:`adlib.numpy._boxes` through :func:`extend_box`.
+    added by ``adlib.numpy._boxes`` through :func:`extend_box`.
     """
 
     __slots__ = ("value", "level")
@@ -326,10 +326,10 @@ class Primitive:
     def vjp_reads(self, i: int, n_args: int | None = None) -> tuple | None:
         """What the VJP rule for argument ``i`` reads from the forward pass.
 
-        Argument positions and/or :data:`ANS`; ``None`` if the rule table does
-        not say (then assume every argument and the answer).  ``n_args`` (the
-        number of arguments of the call) is needed for varargs primitives
-        declared with :data:`OTHERS`.
+        Argument positions and/or ``adlib.engine.ANS``; ``None`` if the rule
+        table does not say (then assume every argument and the answer).
+        ``n_args`` (the number of arguments of the call) is needed for varargs
+        primitives declared with ``adlib.engine.OTHERS``.
         """
         reads = self.reads
         if reads is None:
@@ -432,9 +432,9 @@ def defvjp(prim: Primitive, *rules: Callable | None,
         varargs primitive takes one rule, ``rule(i, g, ans, *args, **kw)``.
     reads
         What each rule reads from the forward pass: one entry per rule, a
-        tuple of argument positions and/or :data:`ANS` (``None`` for an
+        tuple of argument positions and/or ``adlib.engine.ANS`` (``None`` for an
         argument without a rule).  A varargs primitive takes one entry, a
-        tuple or :data:`OTHERS`.  Shapes, axes and indices are metadata and
+        tuple or ``adlib.engine.OTHERS``.  Shapes, axes and indices are metadata and
         are not listed.  Queried with :meth:`Primitive.vjp_reads`; the test
         suite poisons every value a rule says it does not read.
     """

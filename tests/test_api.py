@@ -394,3 +394,47 @@ def test_slice_cotangents_accumulate_with_traced_cotangents():
     v = np.array([0.5, 1.0, -0.3, 0.2])
     hv = ad.grad(lambda x: anp.sum(ad.grad(g)(x) * v))(x)      # reverse over reverse
     np.testing.assert_allclose(hv, ad.hessian(g)(x) @ v, rtol=1e-12)
+
+
+# ------------------------------------------------ the rule dispatch API ----
+@pytest.mark.parametrize("kind", ["fixed", "varargs"])
+def test_jvp_term_and_vjp_term_have_one_signature(kind):
+    """Per-argument terms: they sum to the full JVP, and satisfy <ybar, J_i t> = <J_i^T ybar, t>."""
+    from adlib.numpy import _products
+    rng = rng_for(f"dispatch {kind}")
+    A, B = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    prim, args = ((_products._matmul, (A, B)) if kind == "fixed" else
+                  (_products._einsum, ("ij,jk->ik", A, B)))
+    plain = lambda a, b: a @ b      # noqa: E731
+    slots = [k for k, a in enumerate(args) if isinstance(a, np.ndarray)]
+    ans = prim.fun(*args)
+    tangents = [rng.standard_normal(np.shape(a)) if k in slots else None
+                for k, a in enumerate(args)]
+    ybar = rng.standard_normal(ans.shape)
+    total = prim.jvp_sum(tangents, ans, args, {})
+    terms = [prim.jvp_term(k, tangents[k], ans, args, {}) for k in slots]
+    np.testing.assert_allclose(sum(terms), total, rtol=1e-12)
+    a0, b0 = (args[k] for k in slots)
+    fd = fd_directional(lambda s: plain(a0 + s * tangents[slots[0]],
+                                        b0 + s * tangents[slots[1]]), 0.0, 1.0)
+    np.testing.assert_allclose(total, fd, rtol=1e-6)
+    for k, term in zip(slots, terms):
+        cot = np.asarray(prim.vjp_term(k, ybar, ans, args, {}))
+        assert np.sum(ybar * term) == pytest.approx(np.sum(cot * tangents[k]), rel=1e-12)
+        assert prim.has_jvp(k) and prim.has_vjp(k)
+
+
+def test_broadcasting_jvp_rules_return_the_answers_shape():
+    """The engine does not broadcast tangents: binary rules do (one traced argument)."""
+    rng = rng_for("broadcast tangents")
+    small, big = rng.uniform(0.5, 1.5, 3), rng.uniform(0.5, 1.5, (2, 3))
+    for name in ["add", "subtract", "multiply", "divide", "power", "maximum", "minimum"]:
+        f = getattr(anp, name)
+        for fun, x in [(lambda u: f(u, big), small), (lambda u: f(big, u), small)]:
+            v = rng.standard_normal(x.shape)
+            y, t = ad.jvp(fun, (x,), (v,))
+            assert np.shape(t) == np.shape(y) == (2, 3), name
+            np.testing.assert_allclose(t, fd_directional(fun, x, v), rtol=1e-6, atol=1e-9)
+    cond = big > 1.0
+    _, t = ad.jvp(lambda u: anp.where(cond, u, big), (small,), (np.ones(3),))
+    np.testing.assert_allclose(t, np.where(cond, 1.0, 0.0))
