@@ -37,7 +37,7 @@ class CustomCall:
 
     Read by the graph tools and by :func:`adlib.observe.saved_arrays`.
 
-    Attributes
+    Parameters
     ----------
     kind
         ``'custom_jvp'`` or ``'custom_vjp'``.

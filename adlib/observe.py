@@ -37,7 +37,7 @@ __all__ = ["count", "Counts", "saved_arrays", "SavedArrays"]
 class Counts:
     """Evaluations counted by :func:`count`, per primitive name.
 
-    Attributes
+    Parameters
     ----------
     primal
         Primal evaluations of primitives called on traced values (a primitive
@@ -168,7 +168,7 @@ def count() -> Iterator[Counts]:
 class SavedArrays:
     """What a reverse trace keeps alive for its backward pass.
 
-    Attributes
+    Parameters
     ----------
     nodes
         Number of nodes of the trace (inputs included).
