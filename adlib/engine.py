@@ -39,7 +39,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from adlib.errors import AdlibError, MissingRuleError, RuleError, TracingError
+from adlib.errors import AdlibError, MissingRuleError, RuleError, TracingError, UsageError
 
 __all__ = ["Primitive", "primitive", "defjvp", "defvjp", "nondifferentiable",
            "JVPBox", "VJPBox", "Box", "Node", "new_level", "backward",
@@ -337,7 +337,7 @@ class Primitive:
         entry = reads[0] if self.varargs else (reads[i] if i < len(reads) else None)
         if entry == OTHERS:
             if n_args is None:
-                raise TypeError(f"vjp_reads of varargs primitive '{self.name}' needs "
+                raise UsageError(f"vjp_reads of varargs primitive '{self.name}' needs "
                                 f"n_args, the number of arguments of the call")
             return tuple(j for j in range(n_args) if j != i)
         return None if entry is None else tuple(entry)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from adlib.errors import ShapeError
 
 __all__ = ["TreeDef", "flatten", "unflatten", "tree_map"]
 
@@ -98,6 +99,7 @@ def tree_map(fn: Callable, tree: Any, *rest: Any) -> Any:
     others = [flatten(r) for r in rest]
     for lv, otd in others:
         if otd != td:
-            raise ValueError(f"tree_map: structures differ: {td!r} vs {otd!r}")
+            raise ShapeError(f"tree_map: the pytrees have different structures, {td!r} and "
+                             f"{otd!r}; every tree must have the first one's structure")
     return unflatten(td, [fn(*xs) for xs in zip(leaves, *(lv for lv, _ in others))])
 

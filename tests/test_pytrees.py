@@ -172,3 +172,12 @@ def test_hessian_of_pytree_loss_via_flattening_matches_fd():
     J_fd = fd_jacobian(lambda W: ad.grad(loss)({**p, "W": W}, x)["b"], p["W"])
     np.testing.assert_allclose(J, J_fd, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(gb(p["W"]), gb_fd(p["W"]), rtol=1e-6, atol=1e-8)
+
+
+def test_tree_map_names_both_structures_when_they_differ():
+    from adlib import tree
+    with pytest.raises(ad.ShapeError, match=r"tree_map: the pytrees have different structures, "
+                                            r"\(\*, \*\) and \[\*, \*\]"):
+        tree.tree_map(lambda a, b: a + b, (1.0, 2.0), [1.0, 2.0])
+    with pytest.raises(ValueError):          # the builtin base is kept
+        tree.tree_map(lambda a, b: a + b, {"a": 1.0}, {"b": 1.0})
