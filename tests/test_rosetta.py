@@ -353,6 +353,24 @@ def test_every_rule_is_in_every_file_and_on_the_page():
     assert page.count("::::{tab-set}") == len(RULES)
 
 
+def _sections(text: str) -> dict[str, str]:
+    return {rule: text.split(f"[start {rule}]", 1)[1].split("\n", 1)[1]
+            .split(f"[end {rule}]", 1)[0].rsplit("\n", 1)[0] for rule in _markers(text)}
+
+
+@pytest.mark.parametrize("file", sorted(RULE_FILES.values()))
+def test_every_shown_section_lexes_cleanly(file):
+    """Sphinx highlights each included section alone; a lexing error fails `-W`."""
+    from pygments.lexers import get_lexer_by_name
+    from pygments.token import Error
+    lexer = get_lexer_by_name("julia" if file.endswith(".jl") else "python")
+    for rule, code in _sections((RULES_DIR / file).read_text(encoding="utf-8")).items():
+        bad = [v for t, v in lexer.get_tokens(code) if t in Error]
+        assert not bad, f"{file}, section {rule}: the lexer fails at {bad[:3]}"
+        too_long = [line for line in code.splitlines() if len(line) > 88]
+        assert not too_long, f"{file}, section {rule}: lines over 88 characters"
+
+
 # ----------------------------------------------------------------------- JAX ----
 @pytest.fixture(scope="module")
 def jax_env():

@@ -171,13 +171,13 @@ congruence(A, B) = B' * A * B
 
 function ChainRulesCore.frule((_, Ȧ, Ḃ), ::typeof(congruence), A, B)
     Ȧ, Ḃ = materialize(Ȧ, A), materialize(Ḃ, B)
-    return congruence(A, B), Ḃ' * A * B + B' * Ȧ * B + B' * A * Ḃ
+    return congruence(A, B), transpose(Ḃ) * A * B + B' * Ȧ * B + B' * A * Ḃ
 end
 
 function ChainRulesCore.rrule(::typeof(congruence), A, B)
     function congruence_pullback(C̄)
         C̄ = unthunk(C̄)
-        return NoTangent(), B * C̄ * B', A * B * C̄' + A' * B * C̄
+        return NoTangent(), B * C̄ * B', A * B * transpose(C̄) + A' * B * C̄
     end
     return congruence(A, B), congruence_pullback
 end
@@ -190,14 +190,14 @@ lyapunov(A, Q) = sylvester(A, Matrix(A'), Q)   # LinearAlgebra: A X + X B + C = 
 function ChainRulesCore.frule((_, Ȧ, Q̇), ::typeof(lyapunov), A, Q)
     Ȧ, Q̇ = materialize(Ȧ, A), materialize(Q̇, Q)
     P = lyapunov(A, Q)
-    return P, lyapunov(A, Ȧ * P + P * Ȧ' + Q̇)  # the same equation, new Q
+    return P, lyapunov(A, Ȧ * P + P * transpose(Ȧ) + Q̇)  # same equation, new Q
 end
 
 function ChainRulesCore.rrule(::typeof(lyapunov), A, Q)
     P = lyapunov(A, Q)
     function lyapunov_pullback(P̄)
         λ = lyapunov(Matrix(A'), -materialize(P̄, P))  # Aᵀ λ + λ A = P̄
-        return NoTangent(), -(λ * P' + λ' * P), -λ     # (f̄, Ā, Q̄)
+        return NoTangent(), -(λ * P' + transpose(λ) * P), -λ  # (f̄, Ā, Q̄)
     end
     return P, lyapunov_pullback
 end
