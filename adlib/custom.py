@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import operator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 from adlib import tree
 from adlib.api import _zeros
@@ -116,6 +116,38 @@ class _Custom:
         diff = [i for i in range(len(args)) if i not in nd]
         return [args[a] for a in nd], diff
 
+    def _unwrap(self, args) -> _Unwrapped | None:
+        """A call seen at its top trace level, or ``None`` if nothing is traced."""
+        nondiff, diff = self._split(args)
+        diff_args = [args[i] for i in diff]
+        leaves, td = tree.flatten(diff_args)
+        level, kind = top_level(leaves)
+        if not level:
+            return None
+        primal_leaves = [x.value if type(x) in _BOX_TYPES and x.level == level else x
+                         for x in leaves]
+        primals = tuple(tree.unflatten(td, primal_leaves))
+        full = list(args)
+        for i, p in zip(diff, primals):
+            full[i] = p
+        return _Unwrapped(nondiff, diff, diff_args, leaves, td, level, kind,
+                          primal_leaves, primals, full)
+
+
+class _Unwrapped(NamedTuple):
+    """A custom function's call on traced arguments, unwrapped at the top level."""
+
+    nondiff: list         # the arguments listed in nondiff_argnums
+    diff: list            # positions of the differentiable arguments
+    diff_args: list       # those arguments, as passed
+    leaves: list          # their flattened leaves (boxes where traced)
+    td: Any               # the treedef of diff_args
+    level: int            # the top trace level
+    kind: type            # its box type (JVPBox or VJPBox)
+    primal_leaves: list   # leaves with the top level's boxes unwrapped
+    primals: tuple        # diff_args rebuilt from primal_leaves
+    full: list            # the call's arguments with primals in place
+
 
 def _outputs(out, level, boxes_for):
     leaves, td = tree.flatten(out)
@@ -192,18 +224,10 @@ class custom_jvp(_Custom):
         if self.jvp is None:
             raise UsageError(f"custom_jvp function '{self.name}' has no rule yet: "
                             f"register one with @{self.name}.defjvp")
-        nondiff, diff = self._split(args)
-        diff_args = [args[i] for i in diff]
-        leaves, td = tree.flatten(diff_args)
-        level, kind = top_level(leaves)
-        if not level:
+        call = self._unwrap(args)
+        if call is None:
             return self.fun(*args)
-        primal_leaves = [x.value if type(x) in _BOX_TYPES and x.level == level else x
-                         for x in leaves]
-        primals = tuple(tree.unflatten(td, primal_leaves))
-        full = list(args)
-        for i, p in zip(diff, primals):
-            full[i] = p
+        nondiff, _, _, leaves, td, level, kind, primal_leaves, primals, full = call
         if kind is JVPBox:
             tan_leaves = [x.tangent if type(x) is JVPBox and x.level == level else _zeros(x)
                           for x in leaves]
@@ -308,24 +332,16 @@ class custom_vjp(_Custom):
         if self.fwd is None:
             raise UsageError(f"custom_vjp function '{self.name}' has no rule yet: "
                             f"register one with {self.name}.defvjp(fwd, bwd)")
-        nondiff, diff = self._split(args)
-        diff_args = [args[i] for i in diff]
-        leaves, td = tree.flatten(diff_args)
-        level, kind = top_level(leaves)
-        if not level:
+        call = self._unwrap(args)
+        if call is None:
             return self.fun(*args)
+        nondiff, diff, diff_args, leaves, td, level, kind, primal_leaves, primals, full = call
         if kind is JVPBox:
             raise TracingError(
                 f"cannot push a tangent forward through '{self.name}': it is a custom_vjp "
                 f"function, which has a reverse-mode rule only. Use reverse mode (ad.vjp, "
                 f"ad.grad, ad.jacrev), or define it with ad.custom_jvp instead: adlib "
                 f"transposes a custom JVP rule for reverse mode, so one rule serves both.")
-        primal_leaves = [x.value if type(x) is VJPBox and x.level == level else x
-                         for x in leaves]
-        primals = tree.unflatten(td, primal_leaves)
-        full = list(args)
-        for i, p in zip(diff, primals):
-            full[i] = p
         res = self.fwd(*full)
         if not (isinstance(res, tuple) and len(res) == 2):
             raise RuleError(f"the forward rule of '{self.name}' must return a pair "
