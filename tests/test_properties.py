@@ -27,6 +27,7 @@ from hypothesis.extra import numpy as hnp
 
 import adlib as ad
 import adlib.numpy as anp
+from adlib import tree
 from adlib.testing import check_grads, check_vjp
 
 # ------------------------------------------------------------- value domains ----
@@ -99,13 +100,11 @@ HAND_WRITTEN = {
     "linalg.solve", "linalg.inv", "linalg.det", "linalg.slogdet", "linalg.cholesky",
     "linalg.eigh", "linalg.eigvalsh", "linalg.norm", "linalg.pinv", "linalg.svd",
 }
-ELSEWHERE = "structured arguments; fixed general cases in tests/test_numpy_rules.py"
-for _n in ("append", "array_split", "column_stack", "cross", "dsplit", "gradient",
-           "hsplit", "pad", "partition", "repeat", "rollaxis", "rot90", "row_stack",
-           "select", "split", "tile", "vsplit"):
-    EXCLUDED[_n] = ELSEWHERE
-for _n in ("linalg.eig", "linalg.eigvals"):
-    EXCLUDED[_n] = "needs a real spectrum; cases in tests/test_linalg.py"
+HAND_WRITTEN |= {
+    "append", "array_split", "column_stack", "cross", "dsplit", "gradient", "hsplit",
+    "pad", "partition", "repeat", "rollaxis", "rot90", "row_stack", "select", "split",
+    "tile", "vsplit", "linalg.eig", "linalg.eigvals",
+}
 EXCLUDED["linspace"] = "a constructor: its differentiable arguments are scalar endpoints"
 EXCLUDED["linalg.symmetric_part"] = "helper of cholesky/eigh (covered through them)"
 EXCLUDED["linalg.unbroadcast"] = "helper of the rules, not a differentiable function"
@@ -173,10 +172,12 @@ def properties(f, args: tuple, order: int, seed: int) -> None:
     """check_grads in both modes, jacfwd == jacrev, and the same through a pytree."""
     check_grads(f, args, order=order, modes=("fwd", "rev"), seed=seed % 1000)
     for i in range(len(args)):
-        jf = np.asarray(ad.jacfwd(f, argnums=i)(*args))
-        jr = np.asarray(ad.jacrev(f, argnums=i)(*args))
-        np.testing.assert_allclose(jf, jr, rtol=1e-10, atol=1e-12,
-                                   err_msg=f"jacfwd != jacrev for argument {i}")
+        jf, tdf = tree.flatten(ad.jacfwd(f, argnums=i)(*args))
+        jr, tdr = tree.flatten(ad.jacrev(f, argnums=i)(*args))
+        assert tdf == tdr, f"jacfwd and jacrev give structures {tdf} and {tdr}"
+        for a, b in zip(jf, jr):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12,
+                                       err_msg=f"jacfwd != jacrev for argument {i}")
 
     def packed(tree):
         return f(*tree["args"])
@@ -286,6 +287,63 @@ def test_matrix_functions(n, m, seed):
     for k, (f, args) in enumerate(cases):
         f.__name__ = getattr(f, "__name__", "f").replace("<lambda>", f"matrix_case_{k}")
         properties(f, args, 2, seed)
+
+
+@given(shape=hnp.array_shapes(min_dims=3, max_dims=3, min_side=2, max_side=3), seed=seeds)
+def test_structured_argument_functions(shape, seed):
+    """Functions whose extra arguments are index lists, counts, widths or conditions."""
+    x = values("real", shape, seed)
+    r = np.random.default_rng(seed)
+    cond = r.random(shape) < 0.5
+    v3 = values("real", (4, 3), seed + 1)
+    cases = [
+        lambda x: anp.append(x, 2.0 * x, axis=0),
+        lambda x: anp.append(x, anp.sin(x)),
+        lambda x: anp.array_split(x, 2, axis=1),
+        lambda x: anp.split(x, [1], axis=2),
+        lambda x: anp.hsplit(x, [1]),
+        lambda x: anp.vsplit(x, [1]),
+        lambda x: anp.dsplit(x, [1]),
+        lambda x: anp.column_stack([x[0], x[1]]),
+        lambda x: anp.row_stack([x[0], x[1]]),
+        lambda x: anp.gradient(x, axis=1),
+        lambda x: anp.pad(x, ((1, 0), (0, 2), (1, 1))),
+        lambda x: anp.partition(x, 1, axis=-1),
+        lambda x: anp.repeat(x, 2, axis=1),
+        lambda x: anp.rollaxis(x, 2),
+        lambda x: anp.rot90(x, 1, axes=(1, 2)),
+        lambda x: anp.select([cond, ~cond], [x, x * x]),
+        lambda x: anp.tile(x, (1, 2, 1)),
+    ]
+    for k, f in enumerate(cases):
+        f.__name__ = f"structured_case_{k}"
+        properties(f, (x,), 1, seed)
+    properties(anp.cross, (v3, values("real", (4, 3), seed + 2)), 2, seed)
+
+
+def _real_spectrum(n, seed):
+    """P diag(d) P⁻¹ with well-separated real eigenvalues d and a well-conditioned P."""
+    r = np.random.default_rng(seed)
+    d = np.arange(1, n + 1) + 0.4 * r.random(n)
+    P = r.standard_normal((n, n)) + n * np.eye(n)
+    return P @ np.diag(d) @ np.linalg.inv(P)
+
+
+@given(n=st.integers(1, 4), seed=seeds)
+def test_eig_with_real_spectrum(n, seed):
+    A = _real_spectrum(n, seed)
+    la = anp.linalg
+
+    def eigvals_sorted(A):
+        return anp.sort(la.eigvals(A))
+
+    def eig_projector(A):
+        """sum_i w_i v_i v_i^T / (v_i^T v_i): independent of each eigenvector's scale."""
+        w, V = la.eig(A)
+        return anp.sum(w * V * V / anp.sum(V * V, axis=0), axis=1)
+
+    for f in (eigvals_sorted, eig_projector):
+        properties(f, (A,), 1, seed)
 
 
 def _well(n, seed):
