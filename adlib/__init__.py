@@ -19,7 +19,7 @@ variable ``ADLIB_MALLOC_TUNING=0`` before importing adlib to leave the
 allocator alone.
 """
 from adlib._alloc import tune_malloc
-from adlib.errors import (AdlibError, DTypeError, MissingRuleError, RuleError,
+from adlib.errors import (AdlibError, CheckFailure, DTypeError, MissingRuleError, RuleError,
                           ShapeError, SingularMatrixError, SolverError, TracingError,
                           UnsupportedError, UsageError)
 from adlib.engine import Primitive, defjvp, defvjp, nondifferentiable, primitive
@@ -34,7 +34,8 @@ __all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian"
            "custom_jvp", "custom_vjp", "linearize", "LinearMap", "dot_product_test", "primitive", "defjvp", "defvjp",
            "nondifferentiable", "Primitive", "tune_malloc",
            "AdlibError", "RuleError", "TracingError", "ShapeError", "DTypeError",
-           "UsageError", "MissingRuleError", "UnsupportedError", "SolverError", "SingularMatrixError"]
+           "UsageError", "MissingRuleError", "UnsupportedError", "SolverError", "SingularMatrixError",
+           "CheckFailure"]
 __version__ = "0.1.0"
 
 # A process-wide effect, documented on the API page and in the README: raise glibc's

@@ -10,7 +10,7 @@ import numpy as np
 
 __all__ = ["AdlibError", "RuleError", "TracingError", "ShapeError", "DTypeError",
            "UsageError", "MissingRuleError", "UnsupportedError", "SolverError",
-           "SingularMatrixError"]
+           "SingularMatrixError", "CheckFailure"]
 
 
 class AdlibError(Exception):
@@ -60,3 +60,9 @@ class SolverError(AdlibError, RuntimeError):
 class SingularMatrixError(SolverError, np.linalg.LinAlgError):
     """A matrix that must be invertible for a rule is (numerically) singular."""
 
+
+class CheckFailure(AdlibError, AssertionError):
+    """A rule checker (``adlib.testing``, the dot-product test) found a rule wrong.
+
+    An ``AssertionError``, so test frameworks report it as a failed check.
+    """
