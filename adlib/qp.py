@@ -34,9 +34,9 @@ from typing import NamedTuple
 import numpy as np
 import scipy.linalg
 
-from adlib.engine import Primitive, _primal, defjvp, defvjp, shape_of
+from adlib.engine import ANS, Primitive, _primal, defjvp, defvjp, shape_of
 from adlib.errors import ShapeError, SingularMatrixError, SolverError
-from adlib.implicit import _BothModes, _has_box
+from adlib.custom import BothModes, has_box
 from adlib import numpy as anp
 
 __all__ = ["solve_eqp", "solve_qp", "interior_point_qp", "KKTFactor", "QPResult",
@@ -152,7 +152,10 @@ def kkt_solve_vjp_r(g, z, Q, A, kkt, r):
 
 
 defjvp(_kkt_solve, kkt_solve_jvp_Q, kkt_solve_jvp_A, None, kkt_solve_jvp_r)
-defvjp(_kkt_solve, kkt_solve_vjp_Q, kkt_solve_vjp_A, None, kkt_solve_vjp_r)
+# what each VJP rule reads: the rules for Q and A read the answer z and solve with
+# (Q, A, kkt); the rule for r only solves.  Nobody reads r itself.
+defvjp(_kkt_solve, kkt_solve_vjp_Q, kkt_solve_vjp_A, None, kkt_solve_vjp_r,
+       reads=[(ANS, 0, 1, 2), (ANS, 0, 1, 2), None, (0, 1, 2)])
 
 
 # ------------------------------------------------------------ solve_eqp ----
@@ -215,7 +218,7 @@ def _eqp_plain(Q, c, A, b):
     return _eqp_primal(Q, c, A, b, kkt)
 
 
-_eqp = _BothModes(_eqp_plain, _eqp_jvp, _eqp_fwd, eqp_pullback, "solve_eqp")
+_eqp = BothModes(_eqp_plain, _eqp_jvp, _eqp_fwd, eqp_pullback, "solve_eqp")
 
 
 def solve_eqp(Q, c, A, b):
@@ -521,7 +524,7 @@ def solve_qp(Q, c, A, b, G, h, *, tol: float = 1e-10, degenerate_tol: float = 1e
             f"the problem without them: exact for perturbations of Q and c, one-sided for "
             f"perturbations of A, b, G, h that keep them inactive."), stacklevel=2)
     active = np.setdiff1d(res.active, res.weak)
-    if not _has_box((Q, c, A, b, G, h)):
+    if not has_box((Q, c, A, b, G, h)):
         mu = res.mu.copy()
         mu[res.weak] = 0.0
         return res.x, res.lam, mu

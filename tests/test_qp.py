@@ -464,3 +464,22 @@ def test_Q_is_used_through_its_symmetric_part_in_general_directions(which):
     # and the rules pass the checkers in general directions at a non-symmetric point
     check_jvp(f, (Q + 0.3 * skew, *rest), seed=7)
     check_vjp(f, (Q + 0.3 * skew, *rest), seed=8)
+
+
+def test_kkt_solve_vjp_rules_read_only_what_they_declare():
+    """Poison every value a rule says it does not read: the cotangent must not change."""
+    from adlib.engine import ANS
+    Q, c, A, b = random_eqp(120)
+    kkt = qp.KKTFactor(Q, A)
+    rng = np.random.default_rng(121)
+    r, g = rng.standard_normal(7), rng.standard_normal(7)
+    z = kkt.solve(r)
+    args = [Q, A, kkt, r]
+    rules = {0: qp.kkt_solve_vjp_Q, 1: qp.kkt_solve_vjp_A, 3: qp.kkt_solve_vjp_r}
+    for i, rule in rules.items():
+        reads = qp._kkt_solve.vjp_reads(i)
+        assert reads is not None
+        poisoned = [a if (j in reads or j == 2) else np.full(np.shape(a), np.nan)
+                    for j, a in enumerate(args)]
+        ans = z if ANS in reads else np.full_like(z, np.nan)
+        np.testing.assert_array_equal(rule(g, ans, *poisoned), rule(g, z, *args))
