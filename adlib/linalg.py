@@ -214,16 +214,16 @@ def _lyap_t_fun(A, fac, C):
 _lyap = Primitive(_lyap_fun, "solve_lyapunov")       # P:  A P + P A^T + Q = 0
 _lyap_t = Primitive(_lyap_t_fun, "solve_lyapunov_T")  # W:  A^T W + W A + C = 0
 
-_T = anp.transpose
+_transpose = anp.transpose
 
 
-def lyapunov_jvp_A(t, P, A, fac, Q): return _lyap(A, fac, t @ P + P @ _T(t))
+def lyapunov_jvp_A(t, P, A, fac, Q): return _lyap(A, fac, t @ P + P @ _transpose(t))
 def lyapunov_jvp_Q(t, P, A, fac, Q): return _lyap(A, fac, t)
 
 
 def lyapunov_vjp_A(g, P, A, fac, Q):
     W = _shared_adjoint(fac, g, lambda g: _lyap_t(A, fac, g))
-    return W @ _T(P) + _T(W) @ P
+    return W @ _transpose(P) + _transpose(W) @ P
 
 
 def lyapunov_vjp_Q(g, P, A, fac, Q):
@@ -231,13 +231,13 @@ def lyapunov_vjp_Q(g, P, A, fac, Q):
 
 
 # the transposed equation A^T W + W A + C = 0, used by the rules above (and by theirs)
-def lyapunov_t_jvp_A(t, W, A, fac, C): return _lyap_t(A, fac, _T(t) @ W + W @ t)
+def lyapunov_t_jvp_A(t, W, A, fac, C): return _lyap_t(A, fac, _transpose(t) @ W + W @ t)
 def lyapunov_t_jvp_C(t, W, A, fac, C): return _lyap_t(A, fac, t)
 
 
 def lyapunov_t_vjp_A(g, W, A, fac, C):
     V = _shared_adjoint(fac, g, lambda g: _lyap(A, fac, g))
-    return W @ _T(V) + _T(W) @ V
+    return W @ _transpose(V) + _transpose(W) @ V
 
 
 def lyapunov_t_vjp_C(g, W, A, fac, C):
@@ -323,13 +323,13 @@ def _sylv_adjoint(g, A, B, fac):
     return _shared_adjoint(fac, g, lambda g: _sylv_t(A, B, fac, g))
 
 
-def sylvester_vjp_A(g, X, A, B, fac, C): return -(_sylv_adjoint(g, A, B, fac) @ _T(X))
-def sylvester_vjp_B(g, X, A, B, fac, C): return -(_T(X) @ _sylv_adjoint(g, A, B, fac))
+def sylvester_vjp_A(g, X, A, B, fac, C): return -(_sylv_adjoint(g, A, B, fac) @ _transpose(X))
+def sylvester_vjp_B(g, X, A, B, fac, C): return -(_transpose(X) @ _sylv_adjoint(g, A, B, fac))
 def sylvester_vjp_C(g, X, A, B, fac, C): return _sylv_adjoint(g, A, B, fac)
 
 
-def sylvester_t_jvp_A(t, Y, A, B, fac, C): return _sylv_t(A, B, fac, -(_T(t) @ Y))
-def sylvester_t_jvp_B(t, Y, A, B, fac, C): return _sylv_t(A, B, fac, -(Y @ _T(t)))
+def sylvester_t_jvp_A(t, Y, A, B, fac, C): return _sylv_t(A, B, fac, -(_transpose(t) @ Y))
+def sylvester_t_jvp_B(t, Y, A, B, fac, C): return _sylv_t(A, B, fac, -(Y @ _transpose(t)))
 def sylvester_t_jvp_C(t, Y, A, B, fac, C): return _sylv_t(A, B, fac, t)
 
 
@@ -337,8 +337,8 @@ def _sylv_t_adjoint(g, A, B, fac):
     return _shared_adjoint(fac, g, lambda g: _sylv(A, B, fac, g))
 
 
-def sylvester_t_vjp_A(g, Y, A, B, fac, C): return -(Y @ _T(_sylv_t_adjoint(g, A, B, fac)))
-def sylvester_t_vjp_B(g, Y, A, B, fac, C): return -(_T(_sylv_t_adjoint(g, A, B, fac)) @ Y)
+def sylvester_t_vjp_A(g, Y, A, B, fac, C): return -(Y @ _transpose(_sylv_t_adjoint(g, A, B, fac)))
+def sylvester_t_vjp_B(g, Y, A, B, fac, C): return -(_transpose(_sylv_t_adjoint(g, A, B, fac)) @ Y)
 def sylvester_t_vjp_C(g, Y, A, B, fac, C): return _sylv_t_adjoint(g, A, B, fac)
 
 
@@ -399,7 +399,7 @@ _quad_form = Primitive(_quad_form_fun, "quad_form")
 
 def quad_form_jvp_x(t, y, x, Q): return 0.5 * (anp.dot(t, Q @ x) + anp.dot(x, Q @ t))
 def quad_form_jvp_Q(t, y, x, Q): return 0.5 * anp.dot(x, t @ x)
-def quad_form_vjp_x(g, y, x, Q): return (0.5 * g) * (Q @ x + _T(Q) @ x)
+def quad_form_vjp_x(g, y, x, Q): return (0.5 * g) * (Q @ x + _transpose(Q) @ x)
 def quad_form_vjp_Q(g, y, x, Q): return (0.5 * g) * anp.outer(x, x)
 
 
@@ -443,10 +443,10 @@ def quad_form(x, Q):
 _congruence = Primitive(lambda A, B: B.T @ (A @ B), "congruence")
 
 
-def congruence_jvp_A(t, C, A, B): return _T(B) @ t @ B
-def congruence_jvp_B(t, C, A, B): return _T(t) @ A @ B + _T(B) @ A @ t
-def congruence_vjp_A(g, C, A, B): return B @ g @ _T(B)
-def congruence_vjp_B(g, C, A, B): return A @ B @ _T(g) + _T(A) @ B @ g
+def congruence_jvp_A(t, C, A, B): return _transpose(B) @ t @ B
+def congruence_jvp_B(t, C, A, B): return _transpose(t) @ A @ B + _transpose(B) @ A @ t
+def congruence_vjp_A(g, C, A, B): return B @ g @ _transpose(B)
+def congruence_vjp_B(g, C, A, B): return A @ B @ _transpose(g) + _transpose(A) @ B @ g
 
 
 defjvp(_congruence, congruence_jvp_A, congruence_jvp_B)
@@ -499,7 +499,7 @@ def _frechet_block(A, E):
 
 
 def expm_jvp(t, Y, A): return _frechet_block(A, t)
-def expm_vjp(g, Y, A): return _frechet_block(_T(A), g)
+def expm_vjp(g, Y, A): return _frechet_block(_transpose(A), g)
 
 
 defjvp(_expm, expm_jvp)

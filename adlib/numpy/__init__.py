@@ -11,7 +11,10 @@ Constants (``pi``, ``e``) and array constructors (``zeros``, ``eye``,
 ``arange``, ...) are NumPy's own: they create data, not derivatives.
 Every other function here is a primitive with forward and reverse rules, or
 a composition of primitives.  The rule tables live in one module per family:
-``_elementwise``, ``_reductions``, ``_shape``, ``_products`` and ``linalg``.
+``_elementwise``, ``_reductions``, ``_scans`` (cumulative sums, sorting,
+differences), ``_shape``, ``_arrange`` (repeating, splitting, padding: gathers),
+``_products``, ``linalg`` and ``_decompositions`` (Cholesky, eigen, SVD).
+``_catalog`` lists them all for the API page.
 """
 from __future__ import annotations
 

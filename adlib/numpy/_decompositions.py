@@ -45,14 +45,14 @@ from adlib.engine import ANS, Primitive, _primal, defjvp, defvjp, shape_of
 from adlib.errors import DTypeError, ShapeError, UnsupportedError
 from adlib.numpy import _shape as shp
 from adlib.numpy._reductions import sum as _sum
-from adlib.numpy._util import swap_last as _mT
+from adlib.numpy._util import swap_last
 
 __all__ = ["cholesky", "eigh", "eigvalsh", "svd", "eig", "eigvals", "symmetric_part"]
 
 
 def symmetric_part(x):
     """:math:`(x + x^T)/2` over the last two axes."""
-    return 0.5 * (x + _mT(x))
+    return 0.5 * (x + swap_last(x))
 
 
 def _require_square(name: str, A) -> None:
@@ -94,13 +94,13 @@ def _lower_half_diagonal(X):
 def cholesky_jvp(t, L, A):
     from adlib.numpy.linalg import inv
     L_inv = inv(L)
-    return L @ _lower_half_diagonal(L_inv @ symmetric_part(t) @ _mT(L_inv))
+    return L @ _lower_half_diagonal(L_inv @ symmetric_part(t) @ swap_last(L_inv))
 
 
 def cholesky_vjp(g, L, A):
     from adlib.numpy.linalg import inv
     L_inv = inv(L)
-    return symmetric_part(_mT(L_inv) @ _lower_half_diagonal(_mT(L) @ g) @ L_inv)
+    return symmetric_part(swap_last(L_inv) @ _lower_half_diagonal(swap_last(L) @ g) @ L_inv)
 
 
 defjvp(_cholesky, cholesky_jvp); defvjp(_cholesky, cholesky_vjp, reads=[(ANS,)])
@@ -133,7 +133,7 @@ def _eigh(A):
 def eigh_jvp(primals, tangents):
     (A,), (A_dot,) = primals, tangents
     d, V = _eigh(A)
-    M = _mT(V) @ symmetric_part(A_dot) @ V
+    M = swap_last(V) @ symmetric_part(A_dot) @ V
     return (d, V), (shp.diagonal(M, 0, -2, -1), V @ (_gap_inverse(d) * M))
 
 
@@ -173,22 +173,22 @@ def _svd(A):
 def svd_jvp(primals, tangents):
     (A,), (A_dot,) = primals, tangents
     U, s, Vt = _svd(A)
-    V = _mT(Vt)
-    P = _mT(U) @ A_dot @ V
+    V = swap_last(Vt)
+    P = swap_last(U) @ A_dot @ V
     s_row = shp.expand_dims(s, -2)              # s_j along the last axis
     s_col = shp.expand_dims(s, -1)              # s_i along the second last
     F = _gap_inverse(s * s)                     # 1/(s_j^2 - s_i^2)
     PS, SP = P * s_row, s_col * P
-    U_dot = U @ (F * (PS + _mT(PS)))
-    V_dot = V @ (F * (SP + _mT(SP)))
+    U_dot = U @ (F * (PS + swap_last(PS)))
+    V_dot = V @ (F * (SP + swap_last(SP)))
     m, n = shape_of(A)[-2:]
     if m > n:
         AV = A_dot @ V
-        U_dot = U_dot + (AV - U @ (_mT(U) @ AV)) / s_row
+        U_dot = U_dot + (AV - U @ (swap_last(U) @ AV)) / s_row
     elif n > m:
-        AU = _mT(A_dot) @ U
+        AU = swap_last(A_dot) @ U
         V_dot = V_dot + (AU - V @ (Vt @ AU)) / s_row
-    return (U, s, Vt), (U_dot, shp.diagonal(P, 0, -2, -1), _mT(V_dot))
+    return (U, s, Vt), (U_dot, shp.diagonal(P, 0, -2, -1), swap_last(V_dot))
 
 
 def svd(A, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):

@@ -29,7 +29,6 @@ from adlib.errors import DTypeError
 from adlib.numpy._util import broadcast_like, unbroadcast_to
 
 Prim = Primitive
-ub = unbroadcast_to    # short: every binary VJP rule ends with it
 
 # ---- binary arithmetic ------------------------------------------------------
 add = Prim(np.add, "add")
@@ -101,36 +100,36 @@ def _tie(x, ans, other):
 # ---- rule table ---------------------------------------------------------------
 def add_jvp_x(t, ans, x, y): return broadcast_like(t, ans)
 def add_jvp_y(t, ans, x, y): return broadcast_like(t, ans)
-def add_vjp_x(g, ans, x, y): return ub(g, x)
-def add_vjp_y(g, ans, x, y): return ub(g, y)
+def add_vjp_x(g, ans, x, y): return unbroadcast_to(g, x)
+def add_vjp_y(g, ans, x, y): return unbroadcast_to(g, y)
 def subtract_jvp_y(t, ans, x, y): return broadcast_like(-t, ans)
-def subtract_vjp_y(g, ans, x, y): return ub(-g, y)
+def subtract_vjp_y(g, ans, x, y): return unbroadcast_to(-g, y)
 def multiply_jvp_x(t, ans, x, y): return t * y
 def multiply_jvp_y(t, ans, x, y): return x * t
-def multiply_vjp_x(g, ans, x, y): return ub(g * y, x)
-def multiply_vjp_y(g, ans, x, y): return ub(x * g, y)
+def multiply_vjp_x(g, ans, x, y): return unbroadcast_to(g * y, x)
+def multiply_vjp_y(g, ans, x, y): return unbroadcast_to(x * g, y)
 def divide_jvp_x(t, ans, x, y): return t / y
 def divide_jvp_y(t, ans, x, y): return -t * ans / y
-def divide_vjp_x(g, ans, x, y): return ub(g / y, x)
-def divide_vjp_y(g, ans, x, y): return ub(-g * ans / y, y)
+def divide_vjp_x(g, ans, x, y): return unbroadcast_to(g / y, x)
+def divide_vjp_y(g, ans, x, y): return unbroadcast_to(-g * ans / y, y)
 def power_jvp_x(t, ans, x, y): return t * _power_slope(x, y)
 def power_jvp_y(t, ans, x, y): return t * ans * _log_or_zero_at_zero(x)
-def power_vjp_x(g, ans, x, y): return ub(g * _power_slope(x, y), x)
-def power_vjp_y(g, ans, x, y): return ub(g * ans * _log_or_zero_at_zero(x), y)
+def power_vjp_x(g, ans, x, y): return unbroadcast_to(g * _power_slope(x, y), x)
+def power_vjp_y(g, ans, x, y): return unbroadcast_to(g * ans * _log_or_zero_at_zero(x), y)
 def extremum_jvp_x(t, ans, x, y): return t * _tie(x, ans, y)
 def extremum_jvp_y(t, ans, x, y): return t * _tie(y, ans, x)
-def extremum_vjp_x(g, ans, x, y): return ub(g * _tie(x, ans, y), x)
-def extremum_vjp_y(g, ans, x, y): return ub(g * _tie(y, ans, x), y)
+def extremum_vjp_x(g, ans, x, y): return unbroadcast_to(g * _tie(x, ans, y), x)
+def extremum_vjp_y(g, ans, x, y): return unbroadcast_to(g * _tie(y, ans, x), y)
 def logaddexp_jvp_x(t, ans, x, y): return t * exp(x - ans)
 def logaddexp_jvp_y(t, ans, x, y): return t * exp(y - ans)
-def logaddexp_vjp_x(g, ans, x, y): return ub(g * exp(x - ans), x)
-def logaddexp_vjp_y(g, ans, x, y): return ub(g * exp(y - ans), y)
+def logaddexp_vjp_x(g, ans, x, y): return unbroadcast_to(g * exp(x - ans), x)
+def logaddexp_vjp_y(g, ans, x, y): return unbroadcast_to(g * exp(y - ans), y)
 def logaddexp2_jvp_x(t, ans, x, y): return t * exp2(x - ans)
 def logaddexp2_jvp_y(t, ans, x, y): return t * exp2(y - ans)
-def logaddexp2_vjp_x(g, ans, x, y): return ub(g * exp2(x - ans), x)
-def logaddexp2_vjp_y(g, ans, x, y): return ub(g * exp2(y - ans), y)
+def logaddexp2_vjp_x(g, ans, x, y): return unbroadcast_to(g * exp2(x - ans), x)
+def logaddexp2_vjp_y(g, ans, x, y): return unbroadcast_to(g * exp2(y - ans), y)
 def remainder_jvp_y(t, ans, x, y): return -t * floor(divide(x, y))
-def remainder_vjp_y(g, ans, x, y): return ub(-g * floor(divide(x, y)), y)
+def remainder_vjp_y(g, ans, x, y): return unbroadcast_to(-g * floor(divide(x, y)), y)
 
 
 def _power_slope(x, y):
@@ -253,9 +252,9 @@ def _above(x, hi): return np.asarray(_primal(x) > _primal(hi), dtype=float)
 def clip_jvp_x(t, ans, x, lo, hi): return broadcast_like(t * _between(x, lo, hi), ans)
 def clip_jvp_lo(t, ans, x, lo, hi): return broadcast_like(t * _below(x, lo), ans)
 def clip_jvp_hi(t, ans, x, lo, hi): return broadcast_like(t * _above(x, hi), ans)
-def clip_vjp_x(g, ans, x, lo, hi): return ub(g * _between(x, lo, hi), x)
-def clip_vjp_lo(g, ans, x, lo, hi): return ub(g * _below(x, lo), lo)
-def clip_vjp_hi(g, ans, x, lo, hi): return ub(g * _above(x, hi), hi)
+def clip_vjp_x(g, ans, x, lo, hi): return unbroadcast_to(g * _between(x, lo, hi), x)
+def clip_vjp_lo(g, ans, x, lo, hi): return unbroadcast_to(g * _below(x, lo), lo)
+def clip_vjp_hi(g, ans, x, lo, hi): return unbroadcast_to(g * _above(x, hi), hi)
 
 
 defjvp(_clip, clip_jvp_x, clip_jvp_lo, clip_jvp_hi)
@@ -279,8 +278,8 @@ def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A
 
 def where_jvp_x(t, ans, c, x, y): return broadcast_like(_where(c, t, 0.0), ans)
 def where_jvp_y(t, ans, c, x, y): return broadcast_like(_where(c, 0.0, t), ans)
-def where_vjp_x(g, ans, c, x, y): return ub(_where(c, g, 0.0), x)
-def where_vjp_y(g, ans, c, x, y): return ub(_where(c, 0.0, g), y)
+def where_vjp_x(g, ans, c, x, y): return unbroadcast_to(_where(c, g, 0.0), x)
+def where_vjp_y(g, ans, c, x, y): return unbroadcast_to(_where(c, 0.0, g), y)
 
 
 defjvp(_where, None, where_jvp_x, where_jvp_y)

@@ -5,7 +5,7 @@ import numpy as np
 
 from adlib.engine import OTHERS, Primitive, defjvp, defvjp, shape_of
 from adlib.errors import ShapeError
-from adlib.numpy._util import swap_last as _mT, unbroadcast
+from adlib.numpy._util import swap_last, unbroadcast
 
 _matmul = Primitive(np.matmul, "matmul")
 
@@ -15,31 +15,31 @@ def matmul_jvp_b(t, ans, a, b): return _matmul(a, t)
 
 
 def matmul_vjp_a(g, ans, a, b):
-    from adlib import numpy as anp
+    from adlib.numpy._shape import expand_dims
     sa, sb = shape_of(a), shape_of(b)
     if len(sa) == 2 and len(sb) == 2:          # the common case, no reshaping
-        return _matmul(g, _mT(b))
+        return _matmul(g, swap_last(b))
     if len(sb) == 1:                            # (..., m, n) @ (n,) -> (..., m)
         if len(sa) == 1:
             return g * b
-        return unbroadcast(anp.expand_dims(g, -1) * b, sa)
+        return unbroadcast(expand_dims(g, -1) * b, sa)
     if len(sa) == 1:                            # (n,) @ (..., n, k) -> (..., k)
-        return unbroadcast(_matmul(anp.expand_dims(g, -2), _mT(b)), (1,) + sa).reshape(sa)
-    return unbroadcast(_matmul(g, _mT(b)), sa)
+        return unbroadcast(_matmul(expand_dims(g, -2), swap_last(b)), (1,) + sa).reshape(sa)
+    return unbroadcast(_matmul(g, swap_last(b)), sa)
 
 
 def matmul_vjp_b(g, ans, a, b):
-    from adlib import numpy as anp
+    from adlib.numpy._shape import expand_dims
     sa, sb = shape_of(a), shape_of(b)
     if len(sa) == 2 and len(sb) == 2:
-        return _matmul(_mT(a), g)
+        return _matmul(swap_last(a), g)
     if len(sa) == 1:                            # (n,) @ (..., n, k)
         if len(sb) == 1:
             return g * a
-        return unbroadcast(anp.expand_dims(a, -1) * anp.expand_dims(g, -2), sb)
+        return unbroadcast(expand_dims(a, -1) * expand_dims(g, -2), sb)
     if len(sb) == 1:                            # (..., m, n) @ (n,)
-        return unbroadcast(_matmul(_mT(a), anp.expand_dims(g, -1)), sb + (1,)).reshape(sb)
-    return unbroadcast(_matmul(_mT(a), g), sb)
+        return unbroadcast(_matmul(swap_last(a), expand_dims(g, -1)), sb + (1,)).reshape(sb)
+    return unbroadcast(_matmul(swap_last(a), g), sb)
 
 
 defjvp(_matmul, matmul_jvp_a, matmul_jvp_b)
@@ -71,8 +71,8 @@ def dot(a, b):
 
 def outer(a, b):
     """Outer product of two vectors (inputs are flattened, as in NumPy)."""
-    from adlib import numpy as anp
-    return anp.reshape(a, (-1, 1)) * anp.reshape(b, (1, -1))
+    from adlib.numpy._shape import reshape
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
 
 
 def inner(a, b):
@@ -88,8 +88,9 @@ def inner(a, b):
 
 def vdot(a, b):
     """Sum of elementwise products of two arrays of the same size (flattened)."""
-    from adlib import numpy as anp
-    return anp.sum(anp.ravel(a) * anp.ravel(b))
+    from adlib.numpy._shape import ravel
+    from adlib.numpy._reductions import sum as _sum
+    return _sum(ravel(a) * ravel(b))
 
 
 # ---- einsum ---------------------------------------------------------------------
@@ -170,7 +171,7 @@ def einsum_jvp(tangents, ans, subscripts, *operands):
 
 
 def einsum_vjp(i, g, ans, subscripts, *operands):
-    from adlib import numpy as anp
+    from adlib.numpy._shape import broadcast_to, reshape
     ins, out = _parse(subscripts, [shape_of(o) for o in operands])
     k = i - 1
     target = ins[k]
@@ -184,7 +185,7 @@ def einsum_vjp(i, g, ans, subscripts, *operands):
     ct = unbroadcast(ct, tuple(shape[target.index(c)] for c in reach))
     if reach != target:   # indices summed inside this operand only: broadcast back
         kept = tuple(shape[target.index(c)] if c in reach else 1 for c in target)
-        ct = anp.broadcast_to(anp.reshape(ct, kept), shape)
+        ct = broadcast_to(reshape(ct, kept), shape)
     return ct
 
 
