@@ -347,18 +347,16 @@ def test_latex_display_is_one_aligned_block_with_a_label_per_step(make):
 
 
 @pytest.mark.parametrize("make", DISPLAYED, ids=range(len(DISPLAYED)))
-def test_html_display_has_one_row_per_step_and_lines_that_fit(make):
+def test_html_display_is_a_grid_with_a_label_per_step_and_lines_that_fit(make):
     d = make()
     page = d._repr_html_()
-    rows = re.findall(r'<div class="adlib-step".*?</div></div>', page)
-    assert len(rows) == len(d.steps)
-    for row, step in zip(rows, d.steps):
-        assert "flex-wrap:wrap" in row  # the label moves beneath when the column is narrow
-        label = sym.derivation._note_html(step.note)
-        assert label in row
-        tex = html.unescape(re.search(r"\\\(\\displaystyle (.*?)\\\)</span>", row).group(1))
-        lines = re.split(r"\\\\", tex)
-        for line in lines:
+    assert page.startswith('<div class="adlib-derivation"') and "display:grid" in page
+    labels = re.findall(r'<div class="adlib-step-label"[^>]*>(.*?)</div>', page)
+    assert labels == [sym.derivation._note_html(s.note) for s in d.steps]
+    equations = re.findall(r'class="adlib-step-(?:rhs|eq)"', page)
+    assert len(equations) == len(d.steps)
+    for tex in re.findall(r"\\\(\\displaystyle (.*?)\\\)</span>", page):
+        for line in re.split(r"\\\\", html.unescape(tex)):
             assert sym.derivation._width(line) <= sym.derivation.LINE_WIDTH + 12, line
 
 

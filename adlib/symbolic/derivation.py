@@ -5,10 +5,12 @@ name of what was done (the five steps of the perturbation recipe: *perturb, expa
 higher order, cancel the primal, rename δ → dot*; the pullback's *inner product,
 transpose, read off*).
 
-* In a notebook and on the book's pages (``_repr_html_``) every step is one row: the
-  equation, then its label. The row wraps, so the label moves beneath the equation when
-  the column is too narrow, and an equation longer than :data:`LINE_WIDTH` (an estimate of
-  its printed width in characters) is broken after a ``+`` or ``−`` onto indented lines.
+* In a notebook and on the book's pages (``_repr_html_``) the steps form a grid: left
+  sides, right sides (the ``=`` signs aligned) and a column of labels. An equation
+  longer than :data:`LINE_WIDTH` (an estimate of its printed width in characters) is
+  broken after a ``+`` or ``−`` onto indented lines; a long left side (an implicit
+  ``F(x, y) = 0``) spans both equation columns. On a narrow screen the book's
+  stylesheet (``_assets/custom.css``) puts each label beneath its equation.
 * ``_repr_latex_`` gives the same rows as one ``aligned`` block (for LaTeX output).
 * ``repr`` is a plain-text table for terminals and doctests.
 """
@@ -53,9 +55,18 @@ def _note_text(note: Any) -> str:
 
 
 def _note_html(note: Any) -> str:
-    if isinstance(note, _Tex):
-        return f'<span class="math notranslate nohighlight">\\({note.latex}\\)</span>'
-    return html.escape(note)
+    """A label as HTML: its words as text (so that it wraps), its formulas as math."""
+    if not isinstance(note, _Tex):
+        return html.escape(note)
+    parts = re.split(r"\\text\{([^{}]*)\}", note.latex)  # math, text, math, text, ...
+    out = []
+    for k, part in enumerate(parts):
+        if k % 2:
+            out.append(html.escape(part))
+        elif part.strip():
+            tex = html.escape(part.strip(), quote=False)
+            out.append(f'<span class="math notranslate nohighlight">\\({tex}\\)</span>')
+    return " ".join(o.strip() for o in out if o.strip())
 
 
 def _t(obj: Any) -> _Tex:
@@ -263,13 +274,18 @@ def _lines_pieces(pieces: list, width: float) -> list:
     return out
 
 
+def _continued(line: str) -> str:
+    """A continuation line: ``{}`` before a leading ``+``/``−`` keeps it a binary sign."""
+    return "{} " + line if line[:1] in "+-" else line
+
+
 def _broken(tex: str, width: float | None = None) -> str:
     """``tex``, broken into an ``aligned`` block when it is too long for one line."""
     lines = _lines(tex, width)
     if len(lines) == 1:
         return lines[0]
-    rows = [f"& {lines[0]}"] + [rf"& \quad {line}" for line in lines[1:]]
-    return r"\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}"
+    rows = [f"& {lines[0]}"] + [rf"& \quad {_continued(line)}" for line in lines[1:]]
+    return r"\begin{aligned}[t]" + r" \\ ".join(rows) + r"\end{aligned}"
 
 
 def _step_tex(step: _Step) -> str:
@@ -278,13 +294,51 @@ def _step_tex(step: _Step) -> str:
     return f"\\phantom{{=}} = {step.rhs.latex}"
 
 
+#: A left side wider than this (estimated characters) spans both equation columns.
+LHS_WIDTH = 14
+
+_MATH = '<span class="math notranslate nohighlight">\\(\\displaystyle {}\\)</span>'
+_GRID = ("display:grid;grid-template-columns:max-content max-content minmax(8em,1fr);"
+         "column-gap:0.4em;row-gap:0.3em;align-items:baseline;max-width:100%;"
+         "overflow-x:auto")
+_LABEL = "padding-left:1em;color:#555;font-size:90%;font-style:italic"
+
+
+def _math_html(tex: str) -> str:
+    return _MATH.format(html.escape(tex, quote=False))
+
+
+def _html_cells(steps: tuple) -> str:
+    """The grid cells of the steps: left side, ``=`` right side, label."""
+    short = [s for s in steps if _width(s.lhs.latex) <= LHS_WIDTH]
+    lhs_width = max((_width(s.lhs.latex) for s in short), default=0)
+    width = LINE_WIDTH if lhs_width == 0 else LINE_WIDTH - lhs_width - 2.4
+    cells = []
+    for s in steps:
+        label = (f'<div class="adlib-step-label" style="{_LABEL}">'
+                 f"{_note_html(s.note)}</div>")
+        if _width(s.lhs.latex) <= LHS_WIDTH:
+            lines = _lines(s.rhs.latex, width)
+            rhs = (f"= {lines[0]}" if len(lines) == 1 else r"\begin{aligned}[t]& = "
+                   + r" \\ & \quad ".join([lines[0]] + [_continued(x) for x in lines[1:]])
+                   + r"\end{aligned}")
+            lhs = _math_html(s.lhs.latex) if s.lhs.latex else ""
+            cells.append(f'<div class="adlib-step-lhs" style="text-align:right">{lhs}</div>'
+                         f'<div class="adlib-step-rhs">{_math_html(rhs)}</div>{label}')
+        else:
+            whole = _broken(_step_tex(s))
+            cells.append('<div class="adlib-step-eq" style="grid-column:1 / span 2">'
+                         f"{_math_html(whole)}</div>{label}")
+    return "".join(cells)
+
+
 @dataclasses.dataclass(repr=False)
 class Derivation:
     """A derivation: a title and its steps (left side, right side, label).
 
-    Shown as rows of an equation and its label in notebooks and on the book's pages
-    (``_repr_html_``; the label moves beneath the equation on narrow screens, long
-    equations are broken after a ``+``), as one ``aligned`` block by ``_repr_latex_`` and
+    Shown as a grid of left sides, right sides and labels in notebooks and on the
+    book's pages (``_repr_html_``; long equations are broken after a ``+``, labels move
+    beneath their equations on narrow screens), as one ``aligned`` block by ``_repr_latex_`` and
     as plain text by ``repr``. The concrete derivations add the result as attributes.
     """
 
@@ -294,27 +348,16 @@ class Derivation:
     steps: tuple
 
     def _repr_html_(self) -> str:
-        rows = []
-        for s in self.steps:
-            rows.append(
-                '<div class="adlib-step" style="display:flex;flex-wrap:wrap;'
-                'align-items:baseline;column-gap:1.5em">'
-                '<div class="adlib-step-math" style="flex:0 1 auto;max-width:100%;'
-                'overflow-x:auto">'
-                f'<span class="math notranslate nohighlight">\\(\\displaystyle '
-                f"{html.escape(_broken(_step_tex(s)), quote=False)}\\)</span></div>"
-                '<div class="adlib-step-label" style="flex:1 0 10em;color:#555;'
-                f'font-size:90%;font-style:italic">{_note_html(s.note)}</div></div>')
         title = html.escape(self.title)
         return (f'<div class="adlib-derivation" role="group" aria-label="{title}" '
-                'style="max-width:100%">' + "".join(rows) + "</div>")
+                f'style="{_GRID}">{_html_cells(self.steps)}</div>')
 
     def _repr_latex_(self) -> str:
         rows = []
         for s in self.steps:
             lines = _lines(_step_tex(s))
             rows.append(rf"& {lines[0]} && {_note_tex(s.note)}")
-            rows += [rf"& \quad {line} &&" for line in lines[1:]]
+            rows += [rf"& \quad {_continued(line)} &&" for line in lines[1:]]
         return r"$$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$$"
 
     def __repr__(self) -> str:
