@@ -413,6 +413,32 @@ def test_jax_rules_match_adlib_and_pass_check_grads(jax_env, rule):
         check_grads(fn_rev, primals, order=spec.jax_rev_order, modes=["rev"])
 
 
+def test_jax_check_grads_rejects_a_planted_wrong_rule(jax_env):
+    """The JAX checks can fail: an inverse whose pullback misses its transposes."""
+    jax, rules = jax_env
+    from jax.test_util import check_grads
+    jnp = jax.numpy
+
+    @jax.custom_vjp
+    def inv_wrong(A):
+        return jnp.linalg.inv(A)
+
+    def inv_wrong_fwd(A):
+        Y = jnp.linalg.inv(A)
+        return Y, Y
+
+    def inv_wrong_bwd(Y, Y_bar):
+        return (-(Y @ Y_bar @ Y),)  # should be -Y^T Y_bar Y^T
+
+    inv_wrong.defvjp(inv_wrong_fwd, inv_wrong_bwd)
+    (A,) = PRIMALS["inv"]
+    with pytest.raises(AssertionError):
+        check_grads(inv_wrong, (A,), order=1, modes=["rev"])
+    with pytest.raises(AssertionError):
+        assert_same(jax.vjp(inv_wrong, A)[1](COTANGENTS["inv"]), adlib_reference("inv")[2],
+                    "planted wrong JAX rule")
+
+
 # ------------------------------------------------------------------- PyTorch ----
 @pytest.fixture(scope="module")
 def torch_env():
@@ -472,3 +498,28 @@ def test_torch_rules_pass_gradcheck(torch_env, rule):
         grads = torch.autograd.grad(total, primals, create_graph=True)
         with pytest.raises(RuntimeError):
             torch.autograd.grad(sum(g.sum() for g in grads), primals)
+
+
+def test_torch_gradcheck_rejects_planted_wrong_rules(torch_env):
+    """The PyTorch checks can fail: a wrong backward, and a wrong jvp."""
+    torch, rules = torch_env
+
+    class InvWrong(rules.Inv):
+        @staticmethod
+        def backward(ctx, Y_bar):
+            (Y,) = ctx.saved_tensors
+            return -(Y @ Y_bar @ Y)  # should be -Y^T Y_bar Y^T
+
+    class InvWrongJVP(rules.Inv):
+        @staticmethod
+        def jvp(ctx, A_dot):
+            (Y,) = ctx.saved_tensors
+            return -(Y @ A_dot.T @ Y)  # A_dot transposed
+
+    (A,) = _tensors(torch, PRIMALS["inv"])
+    A.requires_grad_()
+    with pytest.raises(RuntimeError, match="Jacobian mismatch"):
+        torch.autograd.gradcheck(InvWrong.apply, (A,))
+    with pytest.raises(RuntimeError, match="forward mode mismatch"):
+        torch.autograd.gradcheck(InvWrongJVP.apply, (A,), check_forward_ad=True,
+                                 check_backward_ad=False)
