@@ -491,3 +491,17 @@ def test_every_differentiable_function_is_exercised_by_a_test():
         missing += [f"{prefix}{n}" for n in names
                     if family not in skip and n != "LUFactor" and f"{prefix}{n}" not in text]
     assert not missing, f"no test calls {missing}"
+
+
+def test_a_cholesky_whose_primal_reads_one_triangle_is_rejected():
+    """The old disagreement, planted: NumPy's primal (lower triangle only) with rules
+    for the symmetric part. Checks in general directions must reject it."""
+    from adlib.numpy import _decompositions as dec
+    planted = ad.Primitive(np.linalg.cholesky, "cholesky_lower_triangle_primal")
+    ad.defjvp(planted, dec.cholesky_jvp)
+    ad.defvjp(planted, dec.cholesky_vjp)
+    A0 = np.array([[4.0, 1.0], [1.0, 3.0]])
+    with pytest.raises(AssertionError, match="finite differences"):
+        check_jvp(planted, (A0,))
+    with pytest.raises(AssertionError, match="dot-product test failed"):
+        check_vjp(planted, (A0,))

@@ -403,20 +403,26 @@ def test_primal_values_match_numpy(name, f, ref, specs):
 
 
 # ----------------------------------------------------------------- linalg ----
-def _sym_pd(x):
-    """Symmetric positive definite parametrization of a general matrix."""
-    n = x.shape[-1]
-    return x + x.T + 2.0 * n * np.eye(n)
+def GENERAL_PD(n):
+    """A general (non-symmetric) matrix whose symmetric part is positive definite.
+
+    ``cholesky`` and ``eigh`` are functions of the symmetric part of their input,
+    so they are checked at such points, in general directions.
+    """
+    def draw_(rng):
+        M = rng.normal(size=(n, n))
+        return M @ M.T + n * np.eye(n) + rng.normal(size=(n, n))
+    return draw_
 
 
 def _eigh_signfixed(x):
-    """Eigenpairs of the symmetric part, with each eigenvector's sign fixed.
+    """Eigenpairs (of the symmetric part), with each eigenvector's sign fixed.
 
     The sign of an eigenvector is arbitrary; fixing it (first component
     positive, a locally constant choice) makes V a function finite
     differences can follow.
     """
-    d, V = anp.linalg.eigh(x + x.T)
+    d, V = anp.linalg.eigh(x)
     return d, V * anp.sign(V[0])
 
 
@@ -425,9 +431,9 @@ def _distinct_eigs(n):
     def draw_(rng):
         Q, _ = np.linalg.qr(rng.normal(size=(n, n)))
         d = np.arange(1.0, n + 1.0) * 1.5 + rng.uniform(0, 0.3, size=n)
-        S = Q @ np.diag(d) @ Q.T            # symmetric part (x + x.T) will be S
+        S = Q @ np.diag(d) @ Q.T            # the symmetric part (x + x.T) / 2
         K = rng.normal(size=(n, n))
-        return S / 2 + (K - K.T) / 2        # plus a general antisymmetric part
+        return S + (K - K.T) / 2            # plus a general antisymmetric part
     return draw_
 
 
@@ -442,9 +448,9 @@ LINALG = [
     ("det batched", anp.linalg.det, [WELL(3, 2)]),
     ("slogdet", lambda A: anp.linalg.slogdet(A)[1], [N(4, 4)]),
     ("slogdet negative det", lambda A: anp.linalg.slogdet(-A)[1], [WELL(3)]),
-    ("cholesky", lambda x: anp.linalg.cholesky(_sym_pd(x)), [N(4, 4)]),
+    ("cholesky", anp.linalg.cholesky, [GENERAL_PD(4)]),
     ("eigh", _eigh_signfixed, [_distinct_eigs(4)]),
-    ("eigh eigenvalues", lambda x: anp.linalg.eigh(x + x.T)[0], [_distinct_eigs(3)]),
+    ("eigh eigenvalues", lambda x: anp.linalg.eigh(x)[0], [_distinct_eigs(3)]),
     ("norm vector", anp.linalg.norm, [N(5)]),
     ("norm vector ord=2", lambda x: anp.linalg.norm(x, 2), [N(5)]),
     ("norm frobenius", anp.linalg.norm, [N(3, 4)]),
@@ -471,19 +477,18 @@ def test_linalg(name, f, specs):
 def test_eigh_test_matrices_have_well_separated_eigenvalues():
     """The eigh cases above rely on distinct eigenvalues (the rule divides by gaps)."""
     x = _distinct_eigs(4)(np.random.default_rng(seed_of("eigh")))
-    d = np.linalg.eigvalsh(x + x.T)
+    d = np.linalg.eigvalsh((x + x.T) / 2)
     assert np.all(np.diff(d) > 1.0)
 
 
 def test_cholesky_jacobian_matches_finite_differences():
-    """Through the parametrization X -> X + X.T + c I of a general X, the whole
-    Jacobian is compared with finite differences entry by entry, in both modes."""
-    rng = np.random.default_rng(seed_of("chol jac"))
-    x = rng.normal(size=(3, 3))
-    f = lambda x: anp.linalg.cholesky(_sym_pd(x))     # noqa: E731
-    J_fd = fd_jacobian(lambda x: np.linalg.cholesky(_sym_pd(x)), x)
-    np.testing.assert_allclose(ad.jacfwd(f)(x), J_fd, atol=1e-7)
-    np.testing.assert_allclose(ad.jacrev(f)(x), J_fd, atol=1e-7)
+    """At a general (non-symmetric) point, the whole Jacobian over all n^2 entries is
+    compared with finite differences of NumPy's Cholesky factor of the symmetric
+    part, entry by entry, in both modes."""
+    x = GENERAL_PD(3)(np.random.default_rng(seed_of("chol jac")))
+    J_fd = fd_jacobian(lambda x: np.linalg.cholesky((x + x.T) / 2), x)
+    np.testing.assert_allclose(ad.jacfwd(anp.linalg.cholesky)(x), J_fd, atol=1e-7)
+    np.testing.assert_allclose(ad.jacrev(anp.linalg.cholesky)(x), J_fd, atol=1e-7)
 
 
 # ------------------------------------------------------ not differentiable ----
