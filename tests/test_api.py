@@ -438,3 +438,17 @@ def test_broadcasting_jvp_rules_return_the_answers_shape():
     cond = big > 1.0
     _, t = ad.jvp(lambda u: anp.where(cond, u, big), (small,), (np.ones(3),))
     np.testing.assert_allclose(t, np.where(cond, 1.0, 0.0))
+
+
+def test_the_engine_does_not_import_adlib_numpy():
+    """engine.Box is generic; the array protocol lives in adlib/numpy/_boxes.py."""
+    import ast
+    from adlib import engine
+    from adlib.numpy import _boxes
+    tree_ = ast.parse(open(engine.__file__).read())
+    imported = [n.module for n in ast.walk(tree_) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree_) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if m and m.startswith("adlib.numpy")]
+    assert not [n for n in ast.walk(tree_) if isinstance(n, ast.ImportFrom)
+                and n.module == "adlib" and any(a.name == "numpy" for a in n.names)]
+    assert engine.Box.__matmul__ is _boxes.ArrayBox.__matmul__   # installed by adlib.numpy
