@@ -43,8 +43,8 @@ import scipy.sparse.linalg as spla
 
 from adlib import tree
 from adlib.api import jacfwd, jvp, vjp
-from adlib.custom import custom_jvp, custom_vjp
-from adlib.engine import _BOX_TYPES, JVPBox, _primal, shape_of
+from adlib.custom import BothModes, has_box, top_level
+from adlib.engine import _primal, shape_of
 from adlib.errors import (AdlibError, ShapeError, SingularMatrixError, SolverError,
                           TracingError, UnsupportedError)
 from adlib import numpy as anp
@@ -64,47 +64,6 @@ class NotConvergedError(ImplicitDiffError, SolverError):
 
 class SingularJacobianError(ImplicitDiffError, SingularMatrixError):
     """:math:`\\partial_x F` is singular: ``x`` is not a differentiable function of ``θ``."""
-
-
-# ------------------------------------------- one function, both modes ----
-def _top(args) -> tuple[int, type | None]:
-    top, kind = 0, None
-    for leaf in tree.flatten(list(args))[0]:
-        if type(leaf) in _BOX_TYPES and leaf.level > top:
-            top, kind = leaf.level, type(leaf)
-    return top, kind
-
-
-def _has_box(x) -> bool:
-    return any(type(leaf) in _BOX_TYPES for leaf in tree.flatten(x)[0])
-
-
-class _BothModes:
-    """A function with a dedicated rule for each mode.
-
-    adlib's :class:`~adlib.custom_jvp` serves reverse mode by transposing the
-    pushforward, and :class:`~adlib.custom_vjp` serves reverse mode only.  For a
-    solve, a hand-written pullback is better than a transposed pushforward (it
-    solves with the transpose directly), so this object holds one of each and
-    picks the one that matches the innermost transformation: a forward-mode
-    value goes to the ``custom_jvp``, a reverse-mode value to the ``custom_vjp``.
-    Undifferentiated calls run ``fun`` itself.
-    """
-
-    def __init__(self, fun: Callable, jvp_rule: Callable, fwd: Callable, bwd: Callable,
-                 name: str):
-        fun.__name__ = name
-        self.fun = fun
-        self.forward = custom_jvp(fun)
-        self.forward.defjvp(jvp_rule)
-        self.reverse = custom_vjp(fun)
-        self.reverse.defvjp(fwd, bwd)
-
-    def __call__(self, *args):
-        _, kind = _top(args)
-        if kind is None:
-            return self.fun(*args)
-        return (self.forward if kind is JVPBox else self.reverse)(*args)
 
 
 # ------------------------------------------------------- linear solves ----
@@ -190,7 +149,7 @@ class ImplicitFunction:
     # -- the primal solve ------------------------------------------------
     def _solve(self, theta, static):
         x = self.solver(*theta, **static)
-        if _has_box(x):
+        if has_box(x):
             raise TracingError(f"{self.kind}({self.name}): the solver returned a value being "
                                f"differentiated; the solver must work on plain values.")
         if isinstance(x, (tuple, list, dict)):
@@ -223,7 +182,7 @@ class ImplicitFunction:
             J = _dense_jacobian(self.kind, self.name, self.residual, x, theta, self.cond_limit)
             A = anp.transpose(J) if transpose else J
             return anp.reshape(anp.linalg.solve(A, anp.reshape(rhs, (-1,))), shape)
-        if _has_box((x, theta, rhs)):
+        if has_box((x, theta, rhs)):
             raise UnsupportedError(
                 f"{self.kind}({self.name}): linear_solver={self.linear_solver!r} gives first "
                 f"derivatives only; use linear_solver='dense' for higher-order derivatives.")
@@ -246,7 +205,7 @@ class ImplicitFunction:
 
     # -- the call -----------------------------------------------------------
     def __call__(self, *theta, **static):
-        if _has_box(static):
+        if has_box(static):
             raise TracingError(
                 f"{self.kind}({self.name}): a keyword argument is being differentiated. "
                 f"Keyword arguments are static (initial guesses, tolerances); pass "
@@ -254,7 +213,7 @@ class ImplicitFunction:
         if not theta:
             raise TracingError(f"{self.kind}({self.name}): call it with the parameters theta "
                             f"as positional arguments")
-        _, kind = _top(theta)
+        _, kind = top_level(theta)
         if kind is None:
             return self._solve(theta, static)
         return self._rules(static)(*theta)
@@ -283,7 +242,7 @@ class ImplicitFunction:
 
         implicit_jvp.__name__ = f"{self.name}_implicit_jvp"
         implicit_bwd.__name__ = f"{self.name}_implicit_pullback"
-        return _BothModes(fun, implicit_jvp, implicit_fwd, implicit_bwd, self.name)
+        return BothModes(fun, implicit_jvp, implicit_fwd, implicit_bwd, self.name)
 
 
 def implicit_diff(residual: Callable, *, linear_solver: Any = "dense",

@@ -26,16 +26,16 @@ def _axes(axis, ndim):
 
 def _restore(g, shape, axis, keepdims):
     """Reshape a reduced cotangent so it broadcasts against the input's shape."""
-    from adlib import numpy as anp
+    from adlib.numpy._shape import reshape
     if not keepdims:
         kept = [1 if i in _axes(axis, len(shape)) else n for i, n in enumerate(shape)]
-        g = anp.reshape(g, tuple(kept))
+        g = reshape(g, tuple(kept))
     return g
 
 
 def _spread(g, x, axis, keepdims):
-    from adlib import numpy as anp
-    return anp.broadcast_to(_restore(g, shape_of(x), axis, keepdims), shape_of(x))
+    from adlib.numpy._shape import broadcast_to
+    return broadcast_to(_restore(g, shape_of(x), axis, keepdims), shape_of(x))
 
 
 def _count(x, axis):

@@ -37,13 +37,14 @@ def unbroadcast(g, shape: tuple):
     gshape = shape_of(g)
     if gshape == shape:
         return g
-    from adlib import numpy as anp
+    from adlib.numpy._reductions import sum as _sum
+    from adlib.numpy._shape import reshape
     lead = len(gshape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
     if axes:
-        g = anp.sum(g, axis=axes, keepdims=True)
-    return anp.reshape(g, shape)
+        g = _sum(g, axis=axes, keepdims=True)
+    return reshape(g, shape)
 
 
 def broadcast_like(t, ans):
@@ -62,8 +63,8 @@ def broadcast_like(t, ans):
 
 def swap_last(x):
     """Swap the last two axes: the transpose of a matrix or of a stack of them."""
-    from adlib import numpy as anp
-    return anp.swapaxes(x, -1, -2)
+    from adlib.numpy._shape import swapaxes
+    return swapaxes(x, -1, -2)
 
 
 def unbroadcast_to(g, x):
