@@ -236,6 +236,9 @@ METHOD_FORMS = [
     ("max(axis=(0, 2))", lambda a: a.max(axis=(0, 2))),
     ("min(2)", lambda a: a.min(2)),
     ("prod(axis=0)", lambda a: a.prod(axis=0)),
+    ("cumsum(axis=1)", lambda a: a.cumsum(axis=1)),
+    ("cumsum()", lambda a: a.cumsum()),
+    ("repeat(2, axis=0)", lambda a: a.repeat(2, axis=0)),
     ("clip(0.5, 2.0)", lambda a: a.clip(0.5, 2.0)),
     ("clip(max=2.0)", lambda a: a.clip(max=2.0)),
     ("dot(v)", lambda a: a.dot(np.linspace(-1.0, 1.0, 4))),
@@ -262,8 +265,10 @@ def test_ndarray_methods_take_numpys_argument_forms(form, method, rng):
 
 
 def test_ndarray_methods_refuse_out_arguments():
-    with pytest.raises(ad.UnsupportedError, match=r"x\.sum\(out=\.\.\.\) writes into an existing"):
+    with pytest.raises(ad.UnsupportedError, match=r"anp\.sum: out= writes in place"):
         ad.grad(lambda a: a.sum(out=np.empty(())))(np.ones(3))
+    with pytest.raises(ad.TracingError, match=r"x\.sort\(\) sorts in place.*anp\.sort\(x\)"):
+        ad.grad(lambda a: a.sort())(np.ones(3))
 
 
 def test_moveaxis_with_tuple_axes(rng):
@@ -272,3 +277,20 @@ def test_moveaxis_with_tuple_axes(rng):
     np.testing.assert_array_equal(f(x), np.moveaxis(x, (0, 1), (2, 0)))
     v = rng.standard_normal(x.shape)
     np.testing.assert_allclose(ad.jvp(f, (x,), (v,))[1], np.moveaxis(v, (0, 1), (2, 0)))
+
+
+def test_non_differentiable_methods_read_the_primal(rng):
+    x = rng.standard_normal((3, 4))
+    seen = {}
+
+    def f(a):
+        seen.update(argsort=a.argsort(), round=a.round(1), any=a.any(axis=0),
+                    argmax=a.argmax(), nonzero=a.nonzero())
+        return anp.sum(a)
+
+    ad.grad(f)(x)
+    np.testing.assert_array_equal(seen["argsort"], x.argsort())
+    np.testing.assert_array_equal(seen["round"], x.round(1))
+    np.testing.assert_array_equal(seen["any"], x.any(axis=0))
+    assert seen["argmax"] == x.argmax()
+    assert all(np.array_equal(u, v) for u, v in zip(seen["nonzero"], x.nonzero()))

@@ -13,9 +13,11 @@ import numpy as np
 
 from adlib.engine import _describe, _primal, extend_box, shape_of
 from adlib.errors import TracingError, UnsupportedError
+from adlib.numpy import _arrange as arrange
 from adlib.numpy import _elementwise as ew
 from adlib.numpy import _products as prod
 from adlib.numpy import _reductions as red
+from adlib.numpy import _scans as scans
 from adlib.numpy import _shape as shp
 
 __all__ = ["ArrayBox", "install"]
@@ -131,38 +133,45 @@ class ArrayBox:
 
     # -- ndarray methods, with NumPy's argument forms --------------------------
     def sum(self, axis=None, dtype=None, out=None, keepdims=False):
-        _no_out("sum", out)
         _float_dtype("sum", dtype)
-        return red.sum(self, axis=axis, keepdims=keepdims)
+        return red.sum(self, axis=axis, out=out, keepdims=keepdims)
 
     def mean(self, axis=None, dtype=None, out=None, keepdims=False):
-        _no_out("mean", out)
         _float_dtype("mean", dtype)
-        return red.mean(self, axis=axis, keepdims=keepdims)
+        return red.mean(self, axis=axis, out=out, keepdims=keepdims)
 
     def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-        _no_out("var", out)
         _float_dtype("var", dtype)
-        d = self - red.mean(self, axis=axis, keepdims=True)
-        n = red._count(self, axis)
-        return red.sum(d * d, axis=axis, keepdims=keepdims) * (1.0 / (n - ddof))
+        return red.var(self, axis=axis, out=out, ddof=ddof, keepdims=keepdims)
 
     def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-        return ew.sqrt(self.var(axis=axis, dtype=dtype, out=out, ddof=ddof,
-                                keepdims=keepdims))
+        _float_dtype("std", dtype)
+        return red.std(self, axis=axis, out=out, ddof=ddof, keepdims=keepdims)
 
     def max(self, axis=None, out=None, keepdims=False):
-        _no_out("max", out)
-        return red.max(self, axis=axis, keepdims=keepdims)
+        return red.max(self, axis=axis, out=out, keepdims=keepdims)
 
     def min(self, axis=None, out=None, keepdims=False):
-        _no_out("min", out)
-        return red.min(self, axis=axis, keepdims=keepdims)
+        return red.min(self, axis=axis, out=out, keepdims=keepdims)
 
     def prod(self, axis=None, dtype=None, out=None, keepdims=False):
-        _no_out("prod", out)
         _float_dtype("prod", dtype)
-        return red.prod(self, axis=axis, keepdims=keepdims)
+        return red.prod(self, axis=axis, out=out, keepdims=keepdims)
+
+    def cumsum(self, axis=None, dtype=None, out=None):
+        _float_dtype("cumsum", dtype)
+        return scans.cumsum(self, axis=axis, out=out)
+
+    def repeat(self, repeats, axis=None): return arrange.repeat(self, repeats, axis)
+    def round(self, decimals=0): return np.round(_primal(self), decimals)
+    def argsort(self, axis=-1): return np.argsort(_primal(self), axis=axis)
+    def nonzero(self): return np.nonzero(_primal(self))
+    def all(self, axis=None): return np.all(_primal(self), axis=axis)
+    def any(self, axis=None): return np.any(_primal(self), axis=axis)
+
+    def sort(self, axis=-1):
+        raise TracingError("x.sort() sorts in place, which adlib cannot differentiate; "
+                           "use y = anp.sort(x) instead.")
 
     def argmax(self, axis=None): return np.argmax(_primal(self), axis=axis)
     def argmin(self, axis=None): return np.argmin(_primal(self), axis=axis)
