@@ -47,7 +47,7 @@ import scipy.linalg
 from scipy.linalg import lapack
 
 from adlib import numpy as anp
-from adlib.engine import Primitive, _primal, defjvp, defvjp, shape_of
+from adlib.engine import ANS, Primitive, _primal, defjvp, defvjp, shape_of
 from adlib.errors import DTypeError, ShapeError, SingularMatrixError, SolverError
 
 __all__ = ["solve_lyapunov", "solve_sylvester", "quad_form", "congruence", "expm",
@@ -230,7 +230,8 @@ def lyapunov_vjp_Q(g, P, A, fac, Q):
     return _shared_adjoint(fac, g, lambda g: _lyap_t(A, fac, g))
 
 
-# the transposed equation A^T W + W A + C = 0, used by the rules above (and by theirs)
+# the transposed equation A^T W + W A + C = 0, used by the rules above (and by theirs).
+# The VJP rules read the Schur factors (argument ``fac``) and the answer, not A's values.
 def lyapunov_t_jvp_A(t, W, A, fac, C): return _lyap_t(A, fac, _transpose(t) @ W + W @ t)
 def lyapunov_t_jvp_C(t, W, A, fac, C): return _lyap_t(A, fac, t)
 
@@ -245,9 +246,9 @@ def lyapunov_t_vjp_C(g, W, A, fac, C):
 
 
 defjvp(_lyap, lyapunov_jvp_A, None, lyapunov_jvp_Q)
-defvjp(_lyap, lyapunov_vjp_A, None, lyapunov_vjp_Q)
+defvjp(_lyap, lyapunov_vjp_A, None, lyapunov_vjp_Q, reads=[(1, ANS), None, (1,)])
 defjvp(_lyap_t, lyapunov_t_jvp_A, None, lyapunov_t_jvp_C)
-defvjp(_lyap_t, lyapunov_t_vjp_A, None, lyapunov_t_vjp_C)
+defvjp(_lyap_t, lyapunov_t_vjp_A, None, lyapunov_t_vjp_C, reads=[(1, ANS), None, (1,)])
 
 
 def solve_lyapunov(A, Q):
@@ -343,9 +344,11 @@ def sylvester_t_vjp_C(g, Y, A, B, fac, C): return _sylv_t_adjoint(g, A, B, fac)
 
 
 defjvp(_sylv, sylvester_jvp_A, sylvester_jvp_B, None, sylvester_jvp_C)
-defvjp(_sylv, sylvester_vjp_A, sylvester_vjp_B, None, sylvester_vjp_C)
+defvjp(_sylv, sylvester_vjp_A, sylvester_vjp_B, None, sylvester_vjp_C,
+       reads=[(2, ANS), (2, ANS), None, (2,)])
 defjvp(_sylv_t, sylvester_t_jvp_A, sylvester_t_jvp_B, None, sylvester_t_jvp_C)
-defvjp(_sylv_t, sylvester_t_vjp_A, sylvester_t_vjp_B, None, sylvester_t_vjp_C)
+defvjp(_sylv_t, sylvester_t_vjp_A, sylvester_t_vjp_B, None, sylvester_t_vjp_C,
+       reads=[(2, ANS), (2, ANS), None, (2,)])
 
 
 def solve_sylvester(A, B, C):
@@ -404,7 +407,7 @@ def quad_form_vjp_Q(g, y, x, Q): return (0.5 * g) * anp.outer(x, x)
 
 
 defjvp(_quad_form, quad_form_jvp_x, quad_form_jvp_Q)
-defvjp(_quad_form, quad_form_vjp_x, quad_form_vjp_Q)
+defvjp(_quad_form, quad_form_vjp_x, quad_form_vjp_Q, reads=[(0, 1), (0,)])
 
 
 def quad_form(x, Q):
@@ -450,7 +453,7 @@ def congruence_vjp_B(g, C, A, B): return A @ B @ _transpose(g) + _transpose(A) @
 
 
 defjvp(_congruence, congruence_jvp_A, congruence_jvp_B)
-defvjp(_congruence, congruence_vjp_A, congruence_vjp_B)
+defvjp(_congruence, congruence_vjp_A, congruence_vjp_B, reads=[(1,), (0, 1)])
 
 
 def congruence(A, B):
@@ -503,7 +506,7 @@ def expm_vjp(g, Y, A): return _frechet_block(_transpose(A), g)
 
 
 defjvp(_expm, expm_jvp)
-defvjp(_expm, expm_vjp)
+defvjp(_expm, expm_vjp, reads=[(0,)])
 
 
 def expm(A):
