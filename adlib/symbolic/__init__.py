@@ -43,7 +43,7 @@ from adlib.symbolic.derive import Cotangents, Pullback, Pushforward, pullback, p
 from adlib.symbolic.expansion import inner
 from adlib.symbolic.implicit import (ImplicitPullback, ImplicitPushforward, implicit_pullback,
                                      implicit_pushforward)
-from adlib.symbolic.notation import EPS, Variable, bar, dot, latex
+from adlib.symbolic.notation import EPS, Variable, bar, dot, latex  # noqa: F401 (Variable)
 from adlib.symbolic.verify import verify_pullback, verify_pushforward
 
 __all__ = [

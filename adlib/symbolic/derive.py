@@ -9,7 +9,7 @@ whatever multiplies each ``ẋ``: it is ``x̄``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import sympy as sp
 

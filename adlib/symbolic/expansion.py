@@ -49,7 +49,8 @@ def _split(expr: Any, facts: list) -> tuple:
         e0 = sp.ImmutableMatrix(*expr.shape, [p[0] for p in pairs])
         if all(p[1] is None for p in pairs):
             return e0, None
-        return e0, sp.ImmutableMatrix(*expr.shape, [p[1] if p[1] is not None else 0 for p in pairs])
+        firsts = [p[1] if p[1] is not None else 0 for p in pairs]
+        return e0, sp.ImmutableMatrix(*expr.shape, firsts)
     if not expr.has(EPS):
         return expr, None
     if expr == EPS:
@@ -179,7 +180,10 @@ def _expand_traces(expr: Any) -> Any:
     def split(tr: sp.Trace) -> Any:
         terms = []
         for term in sp.MatAdd.make_args(sp.expand(tr.arg)):
-            scalars, mats = term.as_coeff_matrices() if isinstance(term, sp.MatMul) else (1, [term])
+            if isinstance(term, sp.MatMul):
+                scalars, mats = term.as_coeff_matrices()
+            else:
+                scalars, mats = 1, [term]
             terms.append(scalars * sp.Trace(sp.MatMul(*mats)))
         return sp.Add(*terms)
 

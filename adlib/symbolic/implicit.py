@@ -16,8 +16,8 @@ from typing import Any, Callable, Sequence
 import sympy as sp
 
 from adlib.errors import DTypeError
-from adlib.symbolic.derivation import (CANCEL, DROP, EXPAND, PERTURB, Derivation, _angle,
-                                       _cat, _equation, _order_form, _parens, _plus, _Step,
+from adlib.symbolic.derivation import (CANCEL, DROP, PERTURB, Derivation, _angle, _cat,
+                                       _equation, _order_form, _parens, _plus, _Step,
                                        _t, _Tex)
 from adlib.symbolic.derive import Cotangents, _expand_label
 from adlib.symbolic.expansion import _first_order, _gradient, _sum, inner
@@ -310,7 +310,8 @@ def _negated(g: Any) -> Any:
 
 
 
-def _verify_implicit(d: ImplicitPushforward | ImplicitPullback, sizes: Sequence, seed: int) -> bool:
+def _verify_implicit(d: ImplicitPushforward | ImplicitPullback, sizes: Sequence,
+                     seed: int) -> bool:
     inputs, y = d.inputs, d.output
     ins = inputs + (y,)
 
