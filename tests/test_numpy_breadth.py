@@ -505,3 +505,15 @@ def test_a_cholesky_whose_primal_reads_one_triangle_is_rejected():
         check_jvp(planted, (A0,))
     with pytest.raises(AssertionError, match="dot-product test failed"):
         check_vjp(planted, (A0,))
+
+
+@pytest.mark.parametrize("transform", ["grad", "jvp", "vjp"])
+def test_complex_inputs_to_a_transformation_get_a_dtype_error(transform):
+    z = np.array([1.0 + 1.0j, 0.5 - 2.0j])
+    f = lambda z: anp.sum(anp.sin(z))   # noqa: E731
+    call = {"grad": lambda: ad.grad(f)(z),
+            "jvp": lambda: ad.jvp(anp.sin, (z,), (np.ones(2),)),
+            "vjp": lambda: ad.vjp(anp.sin, z)}[transform]
+    with pytest.raises(DTypeError, match=rf"{transform}: argument 0 is complex.*real "
+                                         r"inputs only.*real and imaginary parts"):
+        call()
