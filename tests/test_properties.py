@@ -384,3 +384,35 @@ def test_symmetric_input_rules_on_the_symmetric_domain(n, seed):
     for f in (anp.linalg.cholesky, anp.linalg.eigvalsh):
         check_grads(f, (S,), order=1, domain=symmetric, seed=seed % 1000)
         check_vjp(f, (S,), domain=symmetric, seed=seed % 1000 + 1)
+
+
+# ------------------------------------------------- the properties can fail ----
+def test_a_rule_right_only_for_vectors_is_found_by_the_random_shapes():
+    """flip along the last axis, with a pullback that flips every axis: right for 0-d and
+    1-D inputs, wrong from 2-D on. The random shapes must find it."""
+    flip_last = ad.Primitive(lambda x: np.flip(x, axis=-1) if np.ndim(x) else x, "flip_last")
+    ad.defjvp(flip_last, lambda t, ans, x: flip_last(t))
+    ad.defvjp(flip_last, lambda g, ans, x: np.flip(g) if np.ndim(g) else g)   # wrong
+
+    @given(shape=shapes, seed=seeds)
+    def run(shape, seed):
+        properties(flip_last, (values("real", shape, seed),), 1, seed)
+
+    with pytest.raises(AssertionError, match=r"flip_last"):
+        run()
+
+
+def test_a_broadcast_cotangent_left_unsummed_is_found():
+    """x * y whose pullback for y forgets to sum over the broadcast axes."""
+    mul = ad.Primitive(np.multiply, "mul_unsummed")
+    ad.defjvp(mul, lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t)
+    ad.defvjp(mul, lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)   # no unbroadcast
+
+    @given(shapes2=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3,
+                                                     max_side=3), seed=seeds)
+    def run(shapes2, seed):
+        sa, sb = shapes2.input_shapes
+        properties(mul, (values("real", sa, seed), values("real", sb, seed + 1)), 1, seed)
+
+    with pytest.raises((AssertionError, ad.AdlibError), match=r"mul_unsummed"):
+        run()
