@@ -31,14 +31,14 @@ import numpy as np
 import scipy.linalg
 
 from adlib.engine import ANS, Primitive, _primal, defjvp, defvjp, shape_of
-from adlib.errors import ShapeError, SingularMatrixError, UnsupportedError
+from adlib.errors import ShapeError, UnsupportedError
 from adlib.numpy import _elementwise as elw
 from adlib.numpy import _reductions as red
 from adlib.numpy import _shape as shp
 from adlib.numpy._decompositions import (  # noqa: F401  (re-exported)
-    _require_square, cholesky, eig, eigh, eigvals, eigvalsh, svd, symmetric_part,
+    _require_square, cholesky, eig, eigh, eigvals, eigvalsh, svd,
 )
-from adlib.numpy._util import swap_last, unbroadcast
+from adlib.numpy._util import swap_last as _swap_last, unbroadcast as _unbroadcast
 
 __all__ = ["inv", "solve", "det", "slogdet", "cholesky", "eigh", "eigvalsh", "svd", "eig",
            "eigvals", "pinv", "norm", "LUFactor"]
@@ -54,7 +54,7 @@ _inv = Primitive(np.linalg.inv, "inv")
 
 
 def inv_jvp(t, Y, A): return -(Y @ t @ Y)
-def inv_vjp(g, Y, A): return -(swap_last(Y) @ g @ swap_last(Y))
+def inv_vjp(g, Y, A): return -(_swap_last(Y) @ g @ _swap_last(Y))
 
 
 defjvp(_inv, inv_jvp); defvjp(_inv, inv_vjp, reads=[(ANS,)])
@@ -134,17 +134,17 @@ def _outer_like(u, v, A):
     """u v^T for vectors, u @ v^T for (stacks of) matrices of right-hand sides."""
     if len(shape_of(u)) == 1:
         return elw.multiply(shp.reshape(u, (-1, 1)), shp.reshape(v, (1, -1)))
-    return unbroadcast(u @ swap_last(v), shape_of(A))
+    return _unbroadcast(u @ _swap_last(v), shape_of(A))
 
 
 def solve_jvp_A(t, x, A, lu, b): return -_solve(A, lu, t @ x)
 def solve_jvp_b(t, x, A, lu, b): return _solve(A, lu, t)
 def solve_vjp_A(g, x, A, lu, b): return -_outer_like(_solve_t(A, lu, g), x, A)
-def solve_vjp_b(g, x, A, lu, b): return unbroadcast(_solve_t(A, lu, g), shape_of(b))
-def solve_t_jvp_A(t, y, A, lu, b): return -_solve_t(A, lu, swap_last(t) @ y)
+def solve_vjp_b(g, x, A, lu, b): return _unbroadcast(_solve_t(A, lu, g), shape_of(b))
+def solve_t_jvp_A(t, y, A, lu, b): return -_solve_t(A, lu, _swap_last(t) @ y)
 def solve_t_jvp_b(t, y, A, lu, b): return _solve_t(A, lu, t)
 def solve_t_vjp_A(g, y, A, lu, b): return -_outer_like(y, _solve(A, lu, g), A)
-def solve_t_vjp_b(g, y, A, lu, b): return unbroadcast(_solve(A, lu, g), shape_of(b))
+def solve_t_vjp_b(g, y, A, lu, b): return _unbroadcast(_solve(A, lu, g), shape_of(b))
 
 
 defjvp(_solve, solve_jvp_A, None, solve_jvp_b)
@@ -237,14 +237,14 @@ def _projectors(P, A):
 
 def pinv_jvp(t, P, A):
     out_left, out_right = _projectors(P, A)
-    return (-(P @ t @ P) + P @ swap_last(P) @ swap_last(t) @ out_left
-            + out_right @ swap_last(t) @ swap_last(P) @ P)
+    return (-(P @ t @ P) + P @ _swap_last(P) @ _swap_last(t) @ out_left
+            + out_right @ _swap_last(t) @ _swap_last(P) @ P)
 
 
 def pinv_vjp(g, P, A):
     out_left, out_right = _projectors(P, A)
-    return (-(swap_last(P) @ g @ swap_last(P)) + out_left @ swap_last(g) @ P @ swap_last(P)
-            + swap_last(P) @ P @ swap_last(g) @ out_right)
+    return (-(_swap_last(P) @ g @ _swap_last(P)) + out_left @ _swap_last(g) @ P @ _swap_last(P)
+            + _swap_last(P) @ P @ _swap_last(g) @ out_right)
 
 
 defjvp(_pinv, pinv_jvp); defvjp(_pinv, pinv_vjp, reads=[(0, ANS)])
@@ -295,9 +295,9 @@ def _top_singular_pair(A, s):
         return U[:, 0], Vt[0]
     m, n = shape_of(A)
     if m < n:
-        u = eigh(A @ swap_last(A))[1][:, -1]
-        return u, (swap_last(A) @ u) / s
-    v = eigh(swap_last(A) @ A)[1][:, -1]
+        u = eigh(A @ _swap_last(A))[1][:, -1]
+        return u, (_swap_last(A) @ u) / s
+    v = eigh(_swap_last(A) @ A)[1][:, -1]
     return (A @ v) / s, v
 
 
