@@ -383,11 +383,12 @@ class SiteChecker:
         for link in view["links"]:
             host = urlsplit(link["href"]).hostname or ""
             names_repo = link["header"] or host.endswith(LAUNCH_HOSTS)
-            if names_repo and (not repo or repo not in link["href"]):
-                which = f"the configured {repo}" if repo else "no repository configured"
-                report.problems.append(
-                    f"link to a repository that is not {which}: {link['href']}"
-                    if repo else f"link to a repository, with {which}: {link['href']}")
+            if names_repo and not repo:
+                report.problems.append("link to a repository, but none is configured in "
+                                       f"_config.yml: {link['href']}")
+            elif names_repo and repo not in link["href"]:
+                report.problems.append(f"link to a repository other than the configured "
+                                       f"{repo}: {link['href']}")
         for item in view["splitStreams"]:
             report.problems.append(f"stream output split into {item['boxes']} boxes: "
                                    f"{item['text'][:80]!r}")
