@@ -12,12 +12,19 @@ gets :math:`\\partial_\\theta F\\,\\dot\\theta` and :math:`\\partial_\\theta F^T
 from its own JVP and VJP) and one linear solve with :math:`\\partial_x F`:
 
 * ``linear_solver="dense"`` builds :math:`\\partial_x F` with :func:`adlib.jacfwd`
-  and solves with ``adlib.numpy.linalg.solve``.  Meant for small problems;
-  the rules are written with adlib operations, so they can be differentiated
-  again (higher order).
+  and solves with ``adlib.numpy.linalg.solve``.  Per derivative that costs
+  ``x.size`` JVPs of ``F``, an SVD of the matrix (the singularity check) and an
+  LU factorization: :math:`O(N^2)` memory and :math:`O(N^3)` time for ``N =
+  x.size``, whatever factorization the solver itself computed.  Meant for small
+  problems; the rules are written with adlib operations, so they can be
+  differentiated again (higher order).  When the solver already holds a
+  factorization of :math:`\\partial_x F`, a hand-written ``custom_vjp`` that keeps
+  it as a residual is much cheaper (Part 5, the ridge chapter).
 * ``"gmres"`` / ``"cg"`` never form the matrix: SciPy's Krylov solvers receive a
   ``LinearOperator`` whose matvec is one JVP (or one VJP, for the transpose) of
-  ``F``.  First derivatives only.  ``"cg"`` needs a symmetric positive definite
+  ``F``.  First derivatives only.  ``"gmres"`` restarts every ``min(N, 200)``
+  iterations, so its Krylov basis takes up to ``200 N`` numbers; pass a callable
+  with a smaller restart for :math:`O(N)` memory.  ``"cg"`` needs a symmetric positive definite
   :math:`\\partial_x F` (e.g. ``F`` the gradient of a strictly convex objective).
 * a callable ``linear_solver(matvec, b) -> x`` is used the same way.
 
