@@ -24,7 +24,14 @@ exactly from the equality QP in which the active inequalities are equalities, an
 differentiated through :func:`solve_eqp` (as in OptNet: inactive constraints keep
 a zero multiplier).  Where a constraint is active with a zero multiplier (strict
 complementarity fails) the solution is not differentiable; ``solve_qp`` then warns
-with :class:`ActiveSetWarning`, naming the constraints.
+with :class:`ActiveSetWarning`, naming the constraints.  Where the active rows are
+linearly dependent (LICQ fails: a duplicated row, three lines through a corner) the
+solution can still be unique while the multipliers are not; a maximal independent
+subset of the active rows is held as equalities (a rank-revealing reduction), the
+dependent rows get a zero multiplier, and ``solve_qp`` warns with
+:class:`DependentConstraintWarning`.  The active-set view of the sensitivity of a
+solution is classical (Fiacco, 1983); OptNet (Amos and Kolter, 2017) uses it to
+differentiate a QP layer.
 """
 from __future__ import annotations
 
