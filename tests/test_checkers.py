@@ -480,3 +480,19 @@ def test_domain_misuse_messages():
     with pytest.raises(ValueError, match=r"domain symmetric needs arrays with at least 2 "
                                          r"dimensions, got shape \(3,\)"):
         check_vjp(anp.sin, (np.ones(3),), domain=symmetric)
+
+
+def test_zero_derivative_judged_by_the_resolution_of_finite_differences():
+    """Where f is constant the difference quotient is exactly 0; a pullback that returns
+    rounding-level values (1e-17 of an O(1) function, as a rule that cancels terms
+    does) passes, one that returns 1e-3 does not."""
+    def flat(residual):
+        p = ad.Primitive(lambda x: np.ones_like(x) + 0.0 * x, f"flat_{residual:g}")
+        ad.defjvp(p, lambda t, ans, x: residual * t)
+        ad.defvjp(p, lambda g, ans, x: residual * g)
+        return p
+
+    x = rng_for("flat").normal(size=50)
+    check_vjp(flat(1e-17), (x,))
+    with pytest.raises(AssertionError, match=r"check_vjp\(flat_0\.001\): dot-product test"):
+        check_vjp(flat(1e-3), (x,))
