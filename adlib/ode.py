@@ -47,7 +47,8 @@ from adlib import numpy as anp
 from adlib import tree
 from adlib.api import jvp, vjp
 from adlib.engine import _BOX_TYPES, _primal, shape_of
-from adlib.errors import AdlibError, ShapeError, SolverError, UnsupportedError
+from adlib.errors import (AdlibError, ShapeError, SolverError, UnsupportedError,
+                          UsageError)
 from adlib.custom import BothModes, has_box
 
 __all__ = ["odeint", "TimeGridError"]
@@ -76,7 +77,8 @@ def _is_param(leaf) -> bool:
 
 # ------------------------------------------------------------- the entry ----
 def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
-           atol: float = 1.4e-8, method: str = "RK45") -> Any:
+           atol: float = 1.4e-8, method: str = "RK45",
+           max_evals: int | None = 1_000_000) -> Any:
     """Solve :math:`\\dot y = f(y, t, *args)` and return :math:`y` at the times ``t``.
 
     Differentiable with respect to ``y0``, every time in ``t`` and every
@@ -102,6 +104,11 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
     method
         A ``solve_ivp`` method: ``"RK45"`` (default), ``"DOP853"``, ``"RK23"``,
         ``"Radau"``, ``"BDF"`` or ``"LSODA"``.
+    max_evals
+        Give up with :class:`~adlib.errors.SolverError` after this many
+        evaluations of ``func`` in one solve (``None``: no limit).  An explicit
+        method on a stiff problem takes tiny steps and would otherwise seem to
+        hang.
 
     Returns
     -------
@@ -115,9 +122,10 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
     ShapeError
         ``func`` returns a value whose shape is not ``y0``'s.
     SolverError
-        ``solve_ivp`` fails (step size underflow, e.g. a blow-up or a stiff
-        problem with an explicit method) or the solution becomes non-finite;
-        the message gives the time where it happened.
+        ``solve_ivp`` fails (step size underflow, e.g. at a blow-up), exceeds
+        ``max_evals`` (e.g. a stiff problem with an explicit method) or the
+        solution becomes non-finite; the message gives the time where it
+        happened.
 
     Examples
     --------
@@ -156,7 +164,11 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
                 f"return dy/dt with the shape of y0. Check the state's layout in func.")
         return anp.reshape(dz, (n,))
 
-    solver = _ODE(flat_func, name, rtol, atol, method)
+    if max_evals is not None and not (isinstance(max_evals, (int, np.integer))
+                                      and max_evals > 0):
+        raise UsageError(f"odeint({name}): max_evals={max_evals!r}; use a positive "
+                         f"integer, or None for no limit")
+    solver = _ODE(flat_func, name, rtol, atol, method, max_evals)
     ys = solver(anp.reshape(y0, (n,)), t, *params)
     return anp.reshape(ys, (len(_primal(t)),) + shape)
 
@@ -183,9 +195,11 @@ def _check_times(name: str, t: np.ndarray) -> None:
 class _ODE:
     """``(z0, t, *params) -> z(t)`` for a flat state, with rules in both modes."""
 
-    def __init__(self, f: Callable, name: str, rtol: float, atol: float, method: str):
+    def __init__(self, f: Callable, name: str, rtol: float, atol: float, method: str,
+                 max_evals: int | None):
         self.f, self.name = f, name
         self.rtol, self.atol, self.method = rtol, atol, method
+        self.max_evals = max_evals
         self._aug_jvp: _ODE | None = None
         self._adjoint: _ODE | None = None
 
@@ -208,7 +222,8 @@ class _ODE:
         return self._call(z0, t, *params)
 
     def _child(self, f: Callable, suffix: str) -> _ODE:
-        return _ODE(f, f"{self.name}_{suffix}", self.rtol, self.atol, self.method)
+        return _ODE(f, f"{self.name}_{suffix}", self.rtol, self.atol, self.method,
+                    self.max_evals)
 
     # -- the primal: SciPy ------------------------------------------------
     def _solve(self, z0, t, params):
@@ -219,12 +234,25 @@ class _ODE:
             return z0[None].copy(), None
         f = self.f
 
+        evals = [0]
+
         def rhs(s, z):
+            evals[0] += 1
+            if self.max_evals is not None and evals[0] > self.max_evals:
+                raise _TooManyEvals(s)
             return np.asarray(f(z, s, *params), dtype=np.float64)
 
-        with np.errstate(over="ignore", invalid="ignore"):
-            sol = solve_ivp(rhs, (t[0], t[-1]), z0, method=self.method, rtol=self.rtol,
-                            atol=self.atol, dense_output=True)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                sol = solve_ivp(rhs, (t[0], t[-1]), z0, method=self.method,
+                                rtol=self.rtol, atol=self.atol, dense_output=True)
+        except _TooManyEvals as stop:
+            raise SolverError(
+                f"odeint({self.name}): solve_ivp ({self.method}) gave up at t = "
+                f"{stop.time:.6g} after max_evals = {self.max_evals} evaluations of func, "
+                f"integrating from {t[0]:.6g} to {t[-1]:.6g}. The problem is probably "
+                f"stiff (an explicit method must take tiny steps): use method='Radau', "
+                f"'BDF' or 'LSODA', or raise max_evals.") from None
         if sol.status != 0:
             raise SolverError(
                 f"odeint({self.name}): solve_ivp ({self.method}) failed at t = "
@@ -336,6 +364,14 @@ class _ODE:
             pbars.append(anp.reshape(pbar[k:k + m], shape_of(p)))
             k += m
         return (lam + g[0], anp.stack(tbar), *pbars)
+
+
+class _TooManyEvals(Exception):
+    """Raised inside solve_ivp's right-hand side to stop a solve; carries the time."""
+
+    def __init__(self, time: float):
+        super().__init__(time)
+        self.time = float(time)
 
 
 def _checkpoint_grid(t: np.ndarray, steps: np.ndarray):

@@ -14,7 +14,8 @@ from scipy.integrate import solve_ivp
 
 import adlib as ad
 import adlib.numpy as anp
-from adlib.errors import AdlibError, ShapeError, SolverError, UnsupportedError
+from adlib.errors import (AdlibError, ShapeError, SolverError, UnsupportedError,
+                          UsageError)
 from adlib.ode import TimeGridError, odeint
 from adlib.testing import check_grads, check_jvp, check_vjp
 
@@ -320,3 +321,16 @@ def test_check_jvp_rejects_a_sensitivity_without_the_time_term():
     check_jvp(lambda y0, t, a: odeint(decay, y0, t, a, **TIGHT), args, eps=1e-5)
     with pytest.raises(AssertionError, match="disagrees with central finite"):
         check_jvp(without_time_term, args, eps=1e-5)
+
+
+def test_error_stiff_problem_with_an_explicit_method_names_the_time():
+    def stiff(y, t):
+        return -1e6 * (y - anp.cos(t))
+    with pytest.raises(SolverError, match=r"odeint\(stiff\): solve_ivp \(RK45\) gave up "
+                       r"at t = [0-9.e-]+ after max_evals = 3000 evaluations of func.*"
+                       r"stiff.*method='Radau'"):
+        odeint(stiff, 0.0, [0.0, 1.0], max_evals=3000)
+    ys = odeint(stiff, 0.0, [0.0, 1.0], method="Radau", max_evals=3000)
+    assert np.isclose(ys[-1], np.cos(1.0), rtol=1e-5)
+    with pytest.raises(UsageError, match=r"max_evals=0; use a positive integer"):
+        odeint(stiff, 0.0, [0.0, 1.0], max_evals=0)
