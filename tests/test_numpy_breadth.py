@@ -332,6 +332,9 @@ LINALG = [
     ("eig real spectrum", anp.linalg.eig,
      [lambda r: (lambda V: V @ np.diag([1.0, 2.2, 3.1, 4.5]) @ np.linalg.inv(V))(
          r.normal(size=(4, 4)) + 2 * np.eye(4))]),
+    ("eig stack", anp.linalg.eig,
+     [lambda r: (lambda V: V @ np.diag([1.0, 2.0, 3.5]) @ np.linalg.inv(V))(
+         r.normal(size=(2, 3, 3)) + 2 * np.eye(3))]),
     ("pinv tall", anp.linalg.pinv, [N(5, 3)]),
     ("pinv wide stack", anp.linalg.pinv, [N(2, 3, 5)]),
     ("inv stack", anp.linalg.inv, [WELL(3, 2)]),
