@@ -79,6 +79,26 @@ def bar(x: Variable) -> Variable:
     return _renamed(x, "bar")
 
 
+def _book_order(terms: Sequence[Any]) -> list:
+    """Terms of a sum in the book's order: the unperturbed terms before those with ε
+    (``A + εȦ``), constant terms (the identity) after the others, positive terms before
+    negative ones (``X Y - I``); otherwise SymPy's order is kept."""
+    def eps_term(t: Any) -> bool:  # ε times something
+        return t == EPS or (isinstance(t, (sp.Mul, sp.MatMul)) and EPS in t.args)
+
+    return sorted(terms, key=lambda t: (eps_term(t), not t.free_symbols, _negative(t)))
+
+
+def _signed_sum(terms: Sequence[Any], show: Any, minus: str = "- ") -> str:
+    out = ""
+    for i, term in enumerate(terms):
+        if _negative(term):
+            out += f" - {show(-term)}" if i else f"{minus}{show(-term)}"
+        else:
+            out += f" + {show(term)}" if i else show(term)
+    return out
+
+
 def _negative(term: Any) -> bool:
     """Whether a term of a sum prints with a leading minus sign."""
     if isinstance(term, sp.MatMul):
@@ -111,16 +131,18 @@ class _NotationPrinter(LatexPrinter):
         return "I"
 
     def _print_MatAdd(self, expr):
-        # positive terms first, constant terms (the identity) last: X Y - I, not -I + X Y
-        terms = sorted(expr.args, key=lambda t: (not t.free_symbols, _negative(t)))
-        out = ""
-        for i, term in enumerate(terms):
-            if _negative(term):
-                code = self._print(-term)
-                out += f" - {code}" if i else f"- {code}"
-            else:
-                out += f" + {self._print(term)}" if i else self._print(term)
-        return out
+        return _signed_sum(_book_order(expr.args), self._print)
+
+    def _print_Add(self, expr, order=None):
+        terms = list(self._as_ordered_terms(expr, order=order))
+        if not any(t.has(EPS) for t in terms):  # SymPy's order, unless perturbed
+            return super()._print_Add(expr, order=order)
+
+        def show(term):
+            tex = self._print(term)
+            return rf"\left({tex}\right)" if self._needs_add_brackets(term) else tex
+
+        return _signed_sum(_book_order(terms), show)
 
     def _print_MatMul(self, expr):
         coeff, rest = expr.as_coeff_mmul()
@@ -137,6 +159,9 @@ class _TextPrinter(StrPrinter):
 
     def _print_Symbol(self, expr):
         return "ε" if expr == EPS else super()._print_Symbol(expr)
+
+    def _print_MatAdd(self, expr):
+        return _signed_sum(_book_order(expr.args), lambda t: self.parenthesize(t, 40), "-")
 
 
 def _text(expr: Any) -> str:
