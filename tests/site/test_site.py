@@ -3,7 +3,11 @@
 For each HTML page of _build/html (all of them, including the search page and the
 general index; only the asset folders `_static` and `_sources` hold no pages): math typeset by MathJax with no error boxes and no
 raw TeX left, every image loaded, every local link and anchor resolving, no
-JavaScript errors, nothing loaded from the network.
+JavaScript errors, nothing loaded from the network; and, at 1400×1000, what the reader
+sees: no display formula or derivation wider than the text column, no input code that
+scrolls sideways, no visible test marker, traceback or build path, every image with alt
+text and a caption, no link to a repository unless one is configured, no stream output
+split into several boxes (see sitecheck.py).
 """
 
 from __future__ import annotations
