@@ -101,6 +101,9 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
         differentiated.
     rtol, atol
         Tolerances of ``solve_ivp``; the derivatives are solved with the same.
+        ``atol`` is an absolute error floor: for a solution (or a derivative)
+        that decays far below it, such as :math:`e^{-30}`, pass a smaller
+        ``atol`` to get relative accuracy.
     method
         A ``solve_ivp`` method: ``"RK45"`` (default), ``"DOP853"``, ``"RK23"``,
         ``"Radau"``, ``"BDF"`` or ``"LSODA"``.
@@ -141,10 +144,7 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
     if method not in _METHODS:
         raise UnsupportedError(f"odeint({name}): method={method!r} is not a solve_ivp "
                                f"method adlib supports; use one of {', '.join(_METHODS)}")
-    if type(y0) not in _BOX_TYPES:
-        y0 = np.asarray(y0, dtype=np.float64)
-    if type(t) not in _BOX_TYPES:
-        t = anp.array(t) if anp._contains_box(t) else np.asarray(t, dtype=np.float64)
+    y0, t = _as_array(y0), _as_array(t)
     _check_times(name, np.asarray(_primal(t)))
     shape = shape_of(y0)
     n = int(np.prod(shape))
@@ -171,6 +171,15 @@ def odeint(func: Callable, y0: Any, t: Any, *args: Any, rtol: float = 1.4e-8,
     solver = _ODE(flat_func, name, rtol, atol, method, max_evals)
     ys = solver(anp.reshape(y0, (n,)), t, *params)
     return anp.reshape(ys, (len(_primal(t)),) + shape)
+
+
+def _as_array(x):
+    """A float array; a list holding values being differentiated is stacked by adlib."""
+    if type(x) in _BOX_TYPES:
+        return x
+    if anp._contains_box(x):
+        return anp.array(x)
+    return np.asarray(x, dtype=np.float64)
 
 
 def _check_times(name: str, t: np.ndarray) -> None:

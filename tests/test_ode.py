@@ -334,3 +334,11 @@ def test_error_stiff_problem_with_an_explicit_method_names_the_time():
     assert np.isclose(ys[-1], np.cos(1.0), rtol=1e-5)
     with pytest.raises(UsageError, match=r"max_evals=0; use a positive integer"):
         odeint(stiff, 0.0, [0.0, 1.0], max_evals=0)
+
+
+def test_lists_holding_traced_values_are_accepted():
+    def end_height(v0, t1):
+        return odeint(projectile, [0.0, v0], [0.0, t1], *(0.1, 1.0, 9.8), **TIGHT)[-1, 0]
+    check_grads(end_height, (10.0, 1.0), order=1, eps=1e-5, seed=9)
+    dv = ad.grad(end_height, 1)(10.0, 1.0)
+    assert np.isclose(dv, odeint(projectile, Y0, T01, 0.1, 1.0, 9.8, **TIGHT)[-1, 1])
