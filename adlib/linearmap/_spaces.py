@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from adlib.errors import ShapeError
+
 from adlib import tree as _tree
 from adlib.tree import TreeDef
 
@@ -91,11 +93,11 @@ def from_vector(space: Space, vector: np.ndarray) -> Tree:
 
 
 def check_structure(value: Tree, space: Space, who: str, what: str, hint: str = "") -> None:
-    """Raise a ValueError naming ``who`` if ``value`` does not lie in ``space``."""
+    """Raise a ShapeError naming ``who`` if ``value`` does not lie in ``space``."""
     actual = space_of(value)
     if actual != space:
         message = f"{who}: {what} has {describe(actual)}, expected {describe(space)}."
-        raise ValueError(message + (" " + hint if hint else ""))
+        raise ShapeError(message + (" " + hint if hint else ""))
 
 
 def paren(name: str) -> str:

@@ -15,6 +15,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from adlib.errors import CheckFailure, ShapeError, UsageError
+
 from adlib.linearmap._spaces import Tree, build, default_name, describe
 from adlib.linearmap.inner import EuclideanInner, InnerProduct, euclidean
 from adlib.linearmap.maps import LinearMap
@@ -155,12 +157,12 @@ def dot_product_test(
 
     Raises
     ------
-    AssertionError
-        If the identity fails and ``raise_on_failure`` is true; the message
+    adlib.CheckFailure
+        An ``AssertionError``: if the identity fails and ``raise_on_failure`` is true; the message
         names the map and gives both values.
     """
     if not isinstance(linear_map, LinearMap):
-        raise TypeError(
+        raise UsageError(
             f"dot_product_test: expected a LinearMap, got {type(linear_map).__name__}. "
             f"Wrap the function with LinearMap(action, adjoint_action, example_in=...)."
         )
@@ -170,7 +172,7 @@ def dot_product_test(
         adjoint_map = linear_map.adjoint()
     elif isinstance(adjoint, LinearMap):
         if adjoint.in_spec != linear_map.out_spec or adjoint.out_spec != linear_map.in_spec:
-            raise ValueError(
+            raise ShapeError(
                 f"dot_product_test: the adjoint '{adjoint.name}' maps "
                 f"{describe(adjoint.in_spec)} -> {describe(adjoint.out_spec)}, but the "
                 f"adjoint of '{linear_map.name}' must map {describe(linear_map.out_spec)} -> "
@@ -209,5 +211,5 @@ def dot_product_test(
                 " The default adjoint is the Euclidean one; for the adjoint under these "
                 "inner products pass adjoint=linear_map.adjoint(inner, inner_out)."
             )
-        raise AssertionError(message)
+        raise CheckFailure(message)
     return result

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from adlib.errors import ShapeError, UnsupportedError, UsageError
+
 from adlib.linearmap._spaces import Tree, describe, leaves, space_of
 
 __all__ = ["InnerProduct", "EuclideanInner", "WeightedInner", "QuadratureInner",
@@ -34,11 +36,11 @@ class InnerProduct:
 
     def metric(self, v: Tree) -> Tree:  # pragma: no cover - abstract
         """Apply the metric: ``G v``, so that ``<u, v> = euclidean(u, G v)``."""
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} does not define its metric")
 
     def metric_inverse(self, v: Tree) -> Tree:  # pragma: no cover - abstract
         """Apply the inverse metric: ``G⁻¹ v``."""
-        raise NotImplementedError
+        raise UnsupportedError(f"{type(self).__name__} does not define its metric")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -56,7 +58,7 @@ class EuclideanInner(InnerProduct):
 
     def __call__(self, u: Tree, v: Tree) -> float:
         if space_of(u) != space_of(v):
-            raise ValueError(
+            raise ShapeError(
                 f"euclidean inner product: u has {describe(space_of(u))} but v has "
                 f"{describe(space_of(v))}; both must have the same structure."
             )
@@ -94,15 +96,15 @@ class WeightedInner(InnerProduct):
     def __init__(self, M: np.ndarray, name: str = "M") -> None:
         M = np.asarray(M, dtype=float)
         if M.ndim != 2 or M.shape[0] != M.shape[1]:
-            raise ValueError(f"WeightedInner: M must be a square matrix, got shape {M.shape}.")
+            raise ShapeError(f"WeightedInner: M must be a square matrix, got shape {M.shape}.")
         if not np.allclose(M, M.T, rtol=1e-12, atol=1e-14 * np.max(np.abs(M), initial=0.0)):
-            raise ValueError(
+            raise ShapeError(
                 "WeightedInner: M must be symmetric (M == M.T); symmetrize it, e.g. (M + M.T) / 2."
             )
         try:
             np.linalg.cholesky(M)
         except np.linalg.LinAlgError:
-            raise ValueError(
+            raise ShapeError(
                 "WeightedInner: M must be positive definite (its Cholesky factorization failed)."
             ) from None
         self.M = M
@@ -111,7 +113,7 @@ class WeightedInner(InnerProduct):
     def _check(self, v) -> np.ndarray:
         n = self.M.shape[0]
         if isinstance(v, (tuple, list, dict)) or np.ndim(v) == 0 or np.shape(v)[0] != n:
-            raise ValueError(
+            raise ShapeError(
                 f"WeightedInner: {self.M.shape} weight matrix needs an array whose first "
                 f"axis has length {self.M.shape[0]}, got {describe(space_of(v))}. "
                 f"For tuples of arrays use TupleInner."
@@ -144,7 +146,7 @@ class QuadratureInner(InnerProduct):
     def __init__(self, weights: np.ndarray, name: str = "w") -> None:
         weights = np.asarray(weights, dtype=float)
         if not np.all(weights > 0):
-            raise ValueError("QuadratureInner: all weights must be positive.")
+            raise ShapeError("QuadratureInner: all weights must be positive.")
         self.weights = weights
         self.name = f"quadrature({name})"
 
@@ -155,7 +157,7 @@ class QuadratureInner(InnerProduct):
         except ValueError:
             ok = False
         if not ok:
-            raise ValueError(
+            raise ShapeError(
                 f"QuadratureInner: weights of shape {self.weights.shape} do not fit an "
                 f"input of {describe(space_of(v))}. For tuples of arrays use TupleInner."
             )
@@ -185,13 +187,13 @@ class TupleInner(InnerProduct):
 
     def __init__(self, *parts: InnerProduct) -> None:
         if not parts or not all(isinstance(p, InnerProduct) for p in parts):
-            raise TypeError("TupleInner: pass one InnerProduct per tuple entry.")
+            raise UsageError("TupleInner: pass one InnerProduct per tuple entry.")
         self.parts = parts
         self.name = "tuple(" + ", ".join(p.name for p in parts) + ")"
 
     def _check(self, v) -> None:
         if not isinstance(v, (tuple, list)) or len(v) != len(self.parts):
-            raise ValueError(
+            raise ShapeError(
                 f"TupleInner: expected a tuple of {len(self.parts)} parts, "
                 f"got {describe(space_of(v))}."
             )

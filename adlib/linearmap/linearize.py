@@ -5,6 +5,8 @@ from typing import Callable
 
 import numpy as np
 
+from adlib.errors import UsageError
+
 from adlib.linearmap._spaces import Tree, build, default_name, space_of
 from adlib.linearmap.maps import LinearMap
 
@@ -46,7 +48,7 @@ def linearize(f: Callable, *primals: Tree) -> tuple:
     from adlib.api import jvp, vjp  # imported here: the core imports this package
 
     if not primals:
-        raise TypeError("linearize: pass at least one primal value, as in linearize(f, x).")
+        raise UsageError("linearize: pass at least one primal value, as in linearize(f, x).")
     single = len(primals) == 1
     primal_out, vjp_fn = vjp(f, *primals)
     out_spec = space_of(primal_out)

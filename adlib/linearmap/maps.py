@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
+from adlib.errors import ShapeError, UsageError
+
 from adlib.linearmap._spaces import (Tree, build, check_structure, default_name, describe,
                                      from_vector, paren, space_of, to_vector, tree_map)
 
@@ -63,9 +65,9 @@ class LinearMap:
         name: Optional[str] = None,
     ) -> None:
         if not callable(action):
-            raise TypeError(f"LinearMap: action must be callable, got {type(action).__name__}.")
+            raise UsageError(f"LinearMap: action must be callable, got {type(action).__name__}.")
         if adjoint_action is not None and not callable(adjoint_action):
-            raise TypeError(
+            raise UsageError(
                 f"LinearMap: adjoint_action must be callable or None, "
                 f"got {type(adjoint_action).__name__}."
             )
@@ -100,7 +102,7 @@ class LinearMap:
         """
         M = np.asarray(matrix, dtype=float)
         if M.ndim != 2:
-            raise ValueError(
+            raise ShapeError(
                 f"LinearMap.from_matrix: expected a 2-D matrix, got an array of shape {M.shape}."
             )
         m, n = M.shape
@@ -171,11 +173,11 @@ class LinearMap:
 
         Raises
         ------
-        ValueError
+        adlib.UsageError
             If the map was built without an adjoint action.
         """
         if self._adjoint_action is None:
-            raise ValueError(
+            raise UsageError(
                 f"LinearMap '{self.name}' has no adjoint action. Build it with "
                 f"LinearMap(action, adjoint_action, example_in=...) to use adjoint() "
                 f"or the dot-product test."
@@ -211,12 +213,12 @@ class LinearMap:
     def compose(self, other: "LinearMap") -> "LinearMap":
         """``self ∘ other``: first ``other``, then ``self`` (the same as ``self @ other``)."""
         if not isinstance(other, LinearMap):
-            raise TypeError(
+            raise UsageError(
                 f"LinearMap '{self.name}'.compose: expected a LinearMap, "
                 f"got {type(other).__name__}."
             )
         if other.out_spec != self.in_spec:
-            raise ValueError(
+            raise ShapeError(
                 f"Cannot compose LinearMap '{self.name}' after LinearMap '{other.name}': "
                 f"'{other.name}' outputs {describe(other.out_spec)} but '{self.name}' "
                 f"takes {describe(self.in_spec)}."
@@ -236,7 +238,7 @@ class LinearMap:
     def _combine(self, other, op: Callable, symbol: str, verb: str) -> "LinearMap":
         """``self + other`` or ``self - other`` (``op`` is ``np.add`` or ``np.subtract``)."""
         if other.in_spec != self.in_spec or other.out_spec != self.out_spec:
-            raise ValueError(
+            raise ShapeError(
                 f"Cannot {verb} LinearMap '{self.name}' ({describe(self.in_spec)} -> "
                 f"{describe(self.out_spec)}) and LinearMap '{other.name}' "
                 f"({describe(other.in_spec)} -> {describe(other.out_spec)}): "
@@ -279,7 +281,7 @@ class LinearMap:
 
     def __mul__(self, alpha):
         if isinstance(alpha, LinearMap):
-            raise TypeError(
+            raise UsageError(
                 f"Cannot multiply LinearMap '{self.name}' by LinearMap '{alpha.name}' "
                 f"with '*': use '@' to compose linear maps."
             )
@@ -320,10 +322,3 @@ class LinearMap:
             f"{describe(self.out_spec)}, {adjoint})"
         )
 
-
-def check_structure(tree: Tree, spec, who: str, what: str, hint: str = "") -> None:
-    """Raise a ValueError naming ``who`` if ``tree`` does not have structure ``spec``."""
-    actual = space_of(tree)
-    if actual != spec:
-        message = f"{who}: {what} has {describe(actual)}, expected {describe(spec)}."
-        raise ValueError(message + (" " + hint if hint else ""))

@@ -41,7 +41,7 @@ import numpy as np
 from adlib import tree
 from adlib.api import jvp, vjp
 from adlib.engine import _primal, shape_of
-from adlib.errors import DTypeError
+from adlib.errors import CheckFailure, DTypeError, UsageError
 from adlib.linearmap.dot_test import dot_product_identity
 from adlib.testing import domains as _domains
 
@@ -90,7 +90,7 @@ def _as_primals(check: str, f, primals) -> tuple:
         return tuple(primals)
     kind = type(primals).__name__
     shape = f" of shape {np.shape(primals)}" if hasattr(primals, "shape") else ""
-    raise DTypeError(
+    raise UsageError(
         f"{check}({_name(f)}): primals must be a tuple with one entry per argument of "
         f"{_name(f)}, got a {kind}{shape}. For a function of one argument write "
         f"{check}({_name(f)}, (x,)), with the trailing comma.")
@@ -173,11 +173,13 @@ def check_jvp(f: Callable, primals: Sequence, *, seed: int = 0, eps: float = 1e-
 
     Raises
     ------
-    AssertionError
-        Naming ``f``, the output leaf and both values, when the JVP differs
-        from finite differences or is not linear in the tangent.
+    adlib.CheckFailure
+        An ``AssertionError`` naming ``f``, the output leaf and both values, when
+        the JVP differs from finite differences or is not linear in the tangent.
+    adlib.UsageError
+        If ``primals`` is not a tuple (or ``domain`` does not fit).
     adlib.DTypeError
-        If ``primals`` is not a tuple, or an argument is not float64.
+        If an argument is not float64.
     """
     primals, doms = _prepare("check_jvp", f, primals, domain)
     rng = np.random.default_rng(seed)
@@ -189,13 +191,13 @@ def check_jvp(f: Callable, primals: Sequence, *, seed: int = 0, eps: float = 1e-
     ld, td = tree.flatten(ydot)
     lf, tf = tree.flatten(fd)
     if td != tf:
-        raise AssertionError(f"check_jvp({_name(f)}): the JVP has structure {td!r} but the "
+        raise CheckFailure(f"check_jvp({_name(f)}): the JVP has structure {td!r} but the "
                              f"output has structure {tf!r}")
     scale = max(float(np.sqrt(sum(np.sum(v * v) for v in _values(fd)))), 1.0)
     for k, (a, b) in enumerate(zip(ld, lf)):
         a, b = np.asarray(_primal(a)), np.asarray(b)
         if a.shape != b.shape:
-            raise AssertionError(f"check_jvp({_name(f)}): output leaf {k}: the JVP has shape "
+            raise CheckFailure(f"check_jvp({_name(f)}): output leaf {k}: the JVP has shape "
                                  f"{a.shape} but the output has shape {b.shape}")
         gap = np.abs(a - b)
         err = float(np.max(gap, initial=0.0))
@@ -203,7 +205,7 @@ def check_jvp(f: Callable, primals: Sequence, *, seed: int = 0, eps: float = 1e-
             i = int(np.argmax(gap))
             worst, worst_tol = err, float(atol * scale + rtol * np.abs(b).ravel()[i])
         if not np.allclose(a, b, rtol=rtol, atol=atol * scale):
-            raise AssertionError(
+            raise CheckFailure(
                 f"check_jvp({_name(f)}): output leaf {k}: the JVP disagrees with central "
                 f"finite differences (max abs error {err:.3e}).\n  JVP:                "
                 f"{_fmt(a)}\n  finite differences: {_fmt(b)}")
@@ -217,7 +219,7 @@ def check_jvp(f: Callable, primals: Sequence, *, seed: int = 0, eps: float = 1e-
     for k, (u, v) in enumerate(zip(tree.flatten(y_comb)[0], tree.flatten(expect)[0])):
         u, v = np.asarray(_primal(u)), np.asarray(v)
         if not np.allclose(u, v, rtol=1e-9, atol=1e-12 * scale):
-            raise AssertionError(
+            raise CheckFailure(
                 f"check_jvp({_name(f)}): output leaf {k}: the JVP is not linear in the "
                 f"tangent: J({a} t1 + {b} t2) = {_fmt(u)} but {a} J t1 + {b} J t2 = "
                 f"{_fmt(v)}. A pushforward must be a linear map of the tangent.")
@@ -273,10 +275,12 @@ def check_vjp(f: Callable, primals: Sequence, *, seed: int = 0, eps: float = 1e-
 
     Raises
     ------
-    AssertionError
-        Naming ``f`` and both sides of the identity on failure.
+    adlib.CheckFailure
+        An ``AssertionError`` naming ``f`` and both sides of the identity.
+    adlib.UsageError
+        If ``primals`` is not a tuple (or ``domain`` does not fit).
     adlib.DTypeError
-        If ``primals`` is not a tuple, or an argument is not float64.
+        If an argument is not float64.
     """
     primals, doms = _prepare("check_vjp", f, primals, domain)
     rng = np.random.default_rng(seed)
@@ -285,7 +289,7 @@ def check_vjp(f: Callable, primals: Sequence, *, seed: int = 0, eps: float = 1e-
     ybar = tree.tree_map(lambda x: _random_like(rng, x), y)
     xbar = vjp_fn(ybar)
     if not isinstance(xbar, tuple) or len(xbar) != len(primals):
-        raise AssertionError(f"check_vjp({_name(f)}): the pullback returned "
+        raise CheckFailure(f"check_vjp({_name(f)}): the pullback returned "
                              f"{len(xbar) if isinstance(xbar, tuple) else type(xbar).__name__} "
                              f"cotangents for {len(primals)} inputs")
     xbar = tuple(tree.tree_map(np.zeros_like, t) if c is None else c
@@ -293,7 +297,7 @@ def check_vjp(f: Callable, primals: Sequence, *, seed: int = 0, eps: float = 1e-
     for i, (p, c) in enumerate(zip(primals, xbar)):
         for lp, lc in zip(tree.flatten(p)[0], tree.flatten(c)[0]):
             if shape_of(lp) != shape_of(lc):
-                raise AssertionError(f"check_vjp({_name(f)}): the cotangent for argument {i} "
+                raise CheckFailure(f"check_vjp({_name(f)}): the cotangent for argument {i} "
                                      f"has shape {shape_of(lc)} but the argument has shape "
                                      f"{shape_of(lp)}")
     jxdot, step = _central_difference(f, primals, xdot, eps, resolution=True)
@@ -305,7 +309,7 @@ def check_vjp(f: Callable, primals: Sequence, *, seed: int = 0, eps: float = 1e-
                                      for c in xbar),
                                xdot, rtol=rtol, noise=noise, name=_name(f))
     if not res.passed:
-        raise AssertionError(
+        raise CheckFailure(
             f"check_vjp({_name(f)}): dot-product test failed: <ybar, J xdot> = {res.lhs:.6g} "
             f"(finite differences) but <J^T ybar, xdot> = {res.rhs:.6g} (pullback); "
             f"difference {res.error:.2e}. The pullback is not the adjoint of the derivative.")
@@ -327,17 +331,17 @@ def check_grads(f: Callable, args: Sequence, order: int = 1,
 
     Raises
     ------
-    AssertionError
+    adlib.CheckFailure
         From the first check that fails.
+    adlib.UsageError
+        If ``args`` is not a tuple, or for an unknown mode.
     adlib.DTypeError
-        If ``args`` is not a tuple, or an argument is not float64.
-    ValueError
-        For an unknown mode.
+        If an argument is not float64.
     """
     args, doms = _prepare("check_grads", f, args, domain)
     for m in modes:
         if m not in ("fwd", "rev"):
-            raise ValueError(f"check_grads: unknown mode {m!r}; use 'fwd' and/or 'rev'")
+            raise UsageError(f"check_grads: unknown mode {m!r}; use 'fwd' and/or 'rev'")
     if "fwd" in modes:
         check_jvp(f, args, seed=seed, eps=eps, rtol=rtol, domain=doms)
     if "rev" in modes:

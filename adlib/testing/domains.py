@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from adlib import tree
-from adlib.errors import DTypeError, ShapeError
+from adlib.errors import ShapeError, UsageError
 
 __all__ = ["Domain", "full", "symmetric", "lower_triangular", "upper_triangular",
            "diagonal"]
@@ -116,13 +116,13 @@ def resolve(check: str, fname: str, domain, primals: tuple) -> tuple:
         return (full,) * n
     if isinstance(domain, Domain):
         if n != 1:
-            raise DTypeError(
+            raise UsageError(
                 f"{check}({fname}): domain={domain!r} is ambiguous for {n} arguments; pass "
                 f"one entry per argument, e.g. domain=({domain.name}, None)")
         domains = (domain,)
     elif not isinstance(domain, Sequence) or isinstance(domain, str) or len(domain) != n or \
             not all(d is None or isinstance(d, Domain) for d in domain):
-        raise DTypeError(
+        raise UsageError(
             f"{check}({fname}): domain must be a Domain (one argument) or a tuple of {n} "
             f"entries, each a Domain from adlib.testing.domains or None; got {domain!r}")
     else:
