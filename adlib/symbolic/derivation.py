@@ -73,8 +73,18 @@ def _t(obj: Any) -> _Tex:
     if isinstance(obj, _Tex):
         return obj
     if isinstance(obj, sp.MatrixBase):  # one line of text, not SymPy's multi-line form
-        return _Tex(latex(obj), f"Matrix({_text(obj.tolist())})")
+        shown = obj.applyfunc(_compact)
+        return _Tex(latex(shown), f"Matrix({_text(shown.tolist())})")
     return _Tex(latex(obj), _text(obj))
+
+
+def _compact(entry: Any) -> Any:
+    """An entry of an explicit matrix as shown: factored when that is shorter (the
+    entries of a softmax pullback, say, are long sums over a common denominator)."""
+    if len(_text(entry)) <= 40:
+        return entry
+    factored = sp.factor(entry)
+    return factored if len(_text(factored)) < len(_text(entry)) else entry
 
 
 def _parens(obj: Any) -> _Tex:

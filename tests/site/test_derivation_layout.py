@@ -30,6 +30,9 @@ x, b = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("b", n, 1)
 As, Bs, Cs, Xs = (sp.MatrixSymbol("A", m, m), sp.MatrixSymbol("B", n, n),
                   sp.MatrixSymbol("C", m, n), sp.MatrixSymbol("X", m, n))
 s, t = sp.symbols("x y")
+xe = sp.Matrix(sp.symbols("x0:3"))  # explicit entries: softmax, a norm, a 2x2 inverse
+softmax = xe.applyfunc(sp.exp) / sum(xe.applyfunc(sp.exp))
+M = sp.Matrix(2, 2, sp.symbols("a b c d"))
 
 
 def derivations() -> list:
@@ -49,6 +52,9 @@ def derivations() -> list:
         sym.implicit_pullback(A * P + P * A.T + Q, [A, Q], P),
         sym.implicit_pullback(Cs - As * Xs - Xs * Bs, [As, Bs, Cs], Xs),
         sym.implicit_pullback(t ** 3 + s * t - 1, s, t),
+        sym.pushforward(softmax, [xe]), sym.pullback(softmax, [xe]),
+        sym.pullback(sp.sqrt((xe.T * xe)[0, 0]), [xe]),
+        sym.pushforward(M.inv(), [M]),
         sym.pushforward(t ** 2 * sp.sin(s) * sp.exp(-s * t) / (1 + s ** 2), [s, t]),
     ]
 
