@@ -14,8 +14,8 @@ from scipy.integrate import solve_ivp
 
 import adlib as ad
 import adlib.numpy as anp
-from adlib.errors import (AdlibError, ShapeError, SolverError, UnsupportedError,
-                          UsageError)
+from adlib.errors import (AdlibError, CheckFailure, ShapeError, SolverError,
+                          UnsupportedError, UsageError)
 from adlib.ode import TimeGridError, odeint
 from adlib.testing import check_grads, check_jvp, check_vjp
 
@@ -98,7 +98,7 @@ def _hand_adjoint(drag_sign):
 
 def test_checker_rejects_the_wrong_sign_adjoint_when_drag_is_on():
     check_vjp(_hand_adjoint(-1), (0.1, 1.0, 9.8), seed=3, eps=1e-5, rtol=1e-6)
-    with pytest.raises(AssertionError, match="dot-product test failed"):
+    with pytest.raises(CheckFailure, match="dot-product test failed"):
         check_vjp(_hand_adjoint(+1), (0.1, 1.0, 9.8), seed=3, eps=1e-5, rtol=1e-6)
 
 
@@ -319,7 +319,7 @@ def test_check_jvp_rejects_a_sensitivity_without_the_time_term():
         return ad.jvp(lambda y0, a: odeint(decay, y0, t, a, **TIGHT), (y0, a), (dy0, da))
     args = (1.3, np.array([0.0, 0.8, 1.6]), 0.9)
     check_jvp(lambda y0, t, a: odeint(decay, y0, t, a, **TIGHT), args, eps=1e-5)
-    with pytest.raises(AssertionError, match="disagrees with central finite"):
+    with pytest.raises(CheckFailure, match="disagrees with central finite"):
         check_jvp(without_time_term, args, eps=1e-5)
 
 
