@@ -171,7 +171,6 @@ def test_every_primitive_with_vjp_rules_has_a_sample():
     assert not missing, f"no sample call for {missing}: add a program to _corpus"
 
 
-@pytest.mark.xfail(reason="TEMPORARY until the rule-table owners declare reads=", strict=False)
 def test_every_primitive_declares_what_its_vjp_rules_read():
     undeclared = sorted(name for name, p in PRIMS.items() if p.reads is None)
     assert not undeclared, (f"these primitives register VJP rules without reads=: "
