@@ -375,7 +375,7 @@ class _ODE:
         return (lam + g[0], anp.stack(tbar), *pbars)
 
 
-class _TooManyEvals(Exception):
+class _TooManyEvals(SolverError):
     """Raised inside solve_ivp's right-hand side to stop a solve; carries the time."""
 
     def __init__(self, time: float):
