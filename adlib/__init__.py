@@ -31,11 +31,11 @@ from adlib import testing  # noqa: F401
 from adlib import observe  # noqa: F401
 
 __all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian",
-           "custom_jvp", "custom_vjp", "linearize", "LinearMap", "dot_product_test", "primitive", "defjvp", "defvjp",
-           "nondifferentiable", "Primitive", "tune_malloc",
+           "custom_jvp", "custom_vjp", "linearize", "LinearMap", "dot_product_test",
+           "primitive", "defjvp", "defvjp", "nondifferentiable", "Primitive", "tune_malloc",
            "AdlibError", "RuleError", "TracingError", "ShapeError", "DTypeError",
-           "UsageError", "MissingRuleError", "UnsupportedError", "SolverError", "SingularMatrixError",
-           "CheckFailure"]
+           "UsageError", "MissingRuleError", "UnsupportedError", "SolverError",
+           "SingularMatrixError", "CheckFailure"]
 __version__ = "0.1.0"
 
 # A process-wide effect, documented on the API page and in the README: raise glibc's
