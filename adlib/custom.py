@@ -60,10 +60,6 @@ class CustomCall:
     td: Any = None
     boxed_idx: list = field(default_factory=list)
 
-    def __getitem__(self, key: str) -> Any:
-        # transitional: code written against the former dict (adlib.graph)
-        return getattr(self, key)
-
 
 def top_level(x: Any) -> tuple[int, type | None]:
     """The highest trace level among the leaves of pytree ``x``, and its box type."""
