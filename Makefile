@@ -163,7 +163,7 @@ $(ROSETTA_STAMP): pyproject.toml
 # ROSETTA_REQUIRE=1: a missing JAX or PyTorch fails instead of skipping
 rosetta test-rosetta: $(ROSETTA_STAMP)
 	ROSETTA_REQUIRE=1 $(ROSETTA_BIN)/python -m pytest tests/test_rosetta.py \
-	  -p no:cacheprovider -rs -W ignore::DeprecationWarning
+	  tests/test_kink_conventions.py -p no:cacheprovider -rs -W ignore::DeprecationWarning
 
 # ---------------------------------------------------------------------------
 # performance: ratios measured side by side in one run (see README, Benchmarks)
