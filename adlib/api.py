@@ -29,6 +29,10 @@ __all__ = ["jvp", "vjp", "grad", "value_and_grad", "jacfwd", "jacrev", "hessian"
 def _check_float(where: str, label: str, leaf: Any) -> None:
     """Refuse integer and boolean inputs: they have no tangent space."""
     dt = np.result_type(_primal(leaf))
+    if np.issubdtype(dt, np.complexfloating):
+        raise DTypeError(
+            f"{where}: {label} is complex ({_describe(leaf)}); adlib differentiates real "
+            f"inputs only. Carry the real and imaginary parts as two real arrays.")
     if not np.issubdtype(dt, np.inexact):
         raise DTypeError(
             f"{where}: {label} has dtype {dt} ({_describe(leaf)}); adlib differentiates "
