@@ -412,9 +412,32 @@ def test_float_of_a_traced_value():
         ad.jvp(lambda x: float(x[0]), (np.ones(2),), (np.ones(2),))
 
 
-def test_astype_to_integer():
-    with pytest.raises(ad.TracingError, match=r"astype\(int64\) of a value being differentiated"):
-        ad.grad(lambda x: anp.sum(x.astype(np.int64)))(np.ones(2))
+def test_astype_to_integer_is_a_constant_not_an_error():
+    # NumPy's (and autograd's) behaviour: an integer cast carries no derivative
+    x = np.array([1.5, 2.5, -0.5])
+    g = ad.grad(lambda x: anp.sum(x * x.astype(np.int64)))(x)
+    np.testing.assert_array_equal(g, x.astype(np.int64))   # d/dx [x * c] = c
+    cast = ad.jvp(lambda x: x.astype(np.int32), (x,), (np.ones(3),))[0]
+    assert cast.dtype == np.int32
+    with pytest.raises(ad.TracingError, match=r"astype\(complex128\)"):
+        ad.grad(lambda x: anp.sum(x.astype(np.complex128).real))(x)
+
+
+def test_remainder_operator_on_traced_values():
+    x = np.array([1.3, -2.6, 5.9])
+    # d/dx (x % y) = 1 and d/dy = -floor(x / y), against central differences
+    g_x, g_y = ad.grad(lambda x, y: anp.sum(x % y), argnums=(0, 1))(x, 2.0)
+    np.testing.assert_allclose(g_x, np.ones(3))
+    h = 1e-6
+    fd_y = (np.sum(x % (2.0 + h)) - np.sum(x % (2.0 - h))) / (2 * h)
+    np.testing.assert_allclose(g_y, fd_y, rtol=1e-6, atol=1e-6)
+    x = np.array([1.3, -2.6, 7.9])  # sum of -floor(x / 2) is not zero here
+    g_y = ad.grad(lambda y: anp.sum(x % y))(2.0)
+    fd_y = (np.sum(x % (2.0 + h)) - np.sum(x % (2.0 - h))) / (2 * h)
+    assert g_y == -np.sum(np.floor(x / 2.0)) != 0
+    np.testing.assert_allclose(g_y, fd_y, rtol=1e-6)
+    np.testing.assert_allclose(ad.grad(lambda y: anp.sum(7.0 % y))(np.array([2.5])),
+                               [-np.floor(7.0 / 2.5)])
 
 
 # --------------------------------------------------------- adlib.numpy misuse ----

@@ -26,6 +26,7 @@ _UFUNC_OPERATORS = {
     "add": ew.add, "subtract": ew.subtract, "multiply": ew.multiply,
     "divide": ew.divide, "true_divide": ew.divide, "power": ew.power,
     "matmul": prod.matmul, "negative": ew.negative, "absolute": ew.abs,
+    "remainder": ew.remainder,
     "less": ew.less, "less_equal": ew.less_equal, "greater": ew.greater,
     "greater_equal": ew.greater_equal, "equal": ew.equal, "not_equal": ew.not_equal,
 }
@@ -127,6 +128,8 @@ class ArrayBox:
     def __rtruediv__(self, o): return ew.divide(o, self)
     def __pow__(self, o): return ew.power(self, o)
     def __rpow__(self, o): return ew.power(o, self)
+    def __mod__(self, o): return ew.remainder(self, o)
+    def __rmod__(self, o): return ew.remainder(o, self)
     def __matmul__(self, o): return prod.matmul(self, o)
     def __rmatmul__(self, o): return prod.matmul(o, self)
     def __getitem__(self, idx): return shp._getitem_public(self, idx)
@@ -216,10 +219,14 @@ class ArrayBox:
     conjugate = conj
 
     def astype(self, dtype, *args, **kwargs):
+        """A float dtype keeps the value traced; an integer or boolean dtype gives a
+        plain, non-differentiable array (its derivative is zero almost everywhere)."""
         if np.issubdtype(np.dtype(dtype), np.floating):
             return self
-        raise TracingError(f"astype({np.dtype(dtype)}) of a value being differentiated "
-                           "would drop its derivative; adlib differentiates floats only.")
+        if np.issubdtype(np.dtype(dtype), np.complexfloating):
+            raise TracingError(f"astype({np.dtype(dtype)}) of a value being "
+                               "differentiated: adlib differentiates real floats only.")
+        return np.asarray(_primal(self)).astype(dtype, *args, **kwargs)
 
 
 def install() -> None:
