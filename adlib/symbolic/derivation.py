@@ -184,27 +184,39 @@ def _width(tex: str) -> float:
     return width
 
 
-def _top_level_terms(tex: str) -> list:
-    """Split ``tex`` before each ``+``, ``-`` or ``=`` that is outside every group."""
-    terms, depth, start, i = [], 0, 0, 0
+def _scan(tex: str):
+    """Walk ``tex`` token by token: yield ``(position, token, depth)``.
+
+    ``token`` is ``"left"`` for ``\\left``, ``"right"`` for ``\\right`` (not the
+    arrows) and the character otherwise; ``depth`` counts the braces and
+    ``\\left``/``\\right`` groups that enclose the token (for an opening token,
+    the depth outside it; for a closing one, the depth after it closes).
+    """
+    depth, i = 0, 0
     while i < len(tex):
         if tex.startswith(r"\left", i) and not tex.startswith(r"\leftarrow", i):
+            yield i, "left", depth
             depth += 1
             i += 5
-            continue
-        if tex.startswith(r"\right", i) and not tex.startswith(r"\rightarrow", i):
+        elif tex.startswith(r"\right", i) and not tex.startswith(r"\rightarrow", i):
             depth -= 1
+            yield i, "right", depth
             i += 6
-            continue
-        ch = tex[i]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-        elif ch in "+-=" and depth == 0 and i > 0 and tex[i - 1] == " ":
+        else:
+            ch = tex[i]
+            depth -= ch == "}"
+            yield i, ch, depth
+            depth += ch == "{"
+            i += 1
+
+
+def _top_level_terms(tex: str) -> list:
+    """Split ``tex`` before each ``+``, ``-`` or ``=`` that is outside every group."""
+    terms, start = [], 0
+    for i, token, depth in _scan(tex):
+        if token in ("+", "-", "=") and depth == 0 and i > 0 and tex[i - 1] == " ":
             terms.append(tex[start:i].strip())
             start = i
-        i += 1
     terms.append(tex[start:].strip())
     return [t for t in terms if t]
 
@@ -213,43 +225,20 @@ def _open_group(term: str) -> list | None:
     """Split a term ``a \\left( b + c \\right) d`` into pieces that may go on separate
     lines (``\\left``/``\\right`` become ``\\bigl``/``\\bigr``, which may be split).
     Only a group outside every brace is opened; None when there is none to open."""
-    depth, i, start = 0, 0, -1
-    while i < len(term):  # the first \left( outside braces and other groups
-        if term.startswith(r"\left(", i) and depth == 0:
-            start = i
-            break
-        if term.startswith(r"\left", i) and not term.startswith(r"\leftarrow", i):
-            depth += 1
-            i += 5
-            continue
-        if term.startswith(r"\right", i) and not term.startswith(r"\rightarrow", i):
-            depth -= 1
-            i += 6
-            continue
-        depth += {"{": 1, "}": -1}.get(term[i], 0)
-        i += 1
+    start = next((i for i, token, depth in _scan(term)
+                  if token == "left" and depth == 0 and term.startswith(r"\left(", i)),
+                 -1)
     if start < 0:
         return None
-    depth, i = 0, start
-    while i < len(term):
-        if term.startswith(r"\left", i) and not term.startswith(r"\leftarrow", i):
-            depth += 1
-            i += 5
-            continue
-        if term.startswith(r"\right", i) and not term.startswith(r"\rightarrow", i):
-            depth -= 1
-            if depth == 0:
-                break
-            i += 6
-            continue
-        i += 1
-    else:
+    end = next((start + i for i, token, depth in _scan(term[start:])
+                if token == "right" and depth == 0), -1)
+    if end < 0:
         return None
-    inner = _top_level_terms(term[start + 6:i])
+    inner = _top_level_terms(term[start + 6:end])
     if len(inner) < 2:
         return None
     head = term[:start] + r"\bigl(" + inner[0]
-    tail = inner[-1] + r"\bigr" + term[i + 6:]
+    tail = inner[-1] + r"\bigr" + term[end + 6:]
     return [head] + inner[1:-1] + [tail]
 
 
