@@ -16,25 +16,7 @@ __all__ = ["Pass", "forward_pass", "reverse_pass"]
 
 
 def forward_pass(graph: Graph, tangents: Any) -> Pass:
-    """Push tangents forward node by node with each primitive's JVP rules.
-
-    Parameters
-    ----------
-    tangents
-        One tangent per traced argument, as for :func:`adlib.jvp` (a tuple
-        or list; a single array if there is one argument), or a dict
-        ``{input key: tangent}`` (missing inputs get zero).
-
-    Returns
-    -------
-    Pass
-        The tangent of every node; each edge carries the term
-        ``(JVP rule of the child for that argument)(parent's tangent)``,
-        and a node's tangent is the sum of its incoming terms.  A custom
-        JVP node applies its custom pushforward; a ``custom_vjp`` node has
-        no pushforward, so the pass raises ``adlib.TracingError`` there, as
-        :func:`adlib.jvp` does.
-    """
+    """The forward pass behind ``Graph.forward_pass``, documented there."""
     seeds = _input_seeds(graph, tangents)
     node_vals: list = [None] * len(graph.nodes)
     edge_vals: list = [None] * len(graph.edges)
@@ -63,23 +45,7 @@ def forward_pass(graph: Graph, tangents: Any) -> Pass:
     return Pass(graph, "forward", node_vals, edge_vals, steps)
 
 def reverse_pass(graph: Graph, cotangent: Any = None) -> Pass:
-    """Pull a cotangent back node by node with ``node.cotangents`` (the VJP rules).
-
-    Parameters
-    ----------
-    cotangent
-        The seed :math:`\\bar y`, with the structure of ``f``'s output (as
-        for the function :func:`adlib.vjp` returns).  Default: 1 for a
-        scalar output.
-
-    Returns
-    -------
-    Pass
-        The adjoint of every node; each edge carries the contribution the
-        child sends back to the parent, and a node's adjoint is the sum of
-        the contributions on its outgoing edges (accumulation where a value
-        fans out).  Nodes are processed in reverse topological order.
-    """
+    """The reverse pass behind ``Graph.reverse_pass``, documented there."""
     seeds = _output_seeds(graph, cotangent)
     node_vals: list = [None] * len(graph.nodes)
     edge_vals: list = [None] * len(graph.edges)
